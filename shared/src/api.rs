@@ -131,8 +131,13 @@ pub enum QueueStatus {
     },
     /// Admitted: the token authorizes seat requests until `expires_at`.
     Admitted { token: String, expires_at: DateTime<Utc> },
-    /// The queue has not opened yet.
+    /// Joined before the queue opened. At the open, everyone who joined early gets a random
+    /// place ahead of later arrivals, so arriving early, or many times over, buys no advantage.
+    Prequeue,
+    /// The queue has not opened yet and this fan has not joined.
     NotOpen,
+    /// The fan is not in the queue: never joined, or was admitted and the admission expired.
+    NotQueued,
     /// The event sold out and the queue closed.
     SoldOut,
 }
@@ -179,8 +184,9 @@ pub struct TicketView {
     pub number: String,
     pub category: String,
     pub price_cents: i64,
-    /// The signed secret inside the QR code.
-    pub secret: String,
+    /// The signed secret inside the QR code; `None` until the ticket worker has signed it,
+    /// usually within a second of the order.
+    pub secret: Option<String>,
     pub emailed: bool,
 }
 

@@ -1,0 +1,237 @@
+//! Wiring: builds the shared state from configuration and runs each role. `onsale up` runs all
+//! of them in one process with one Redis connection, one pool and one producer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Catalog;
+use crate::cli::{ExpiryArgs, NotificationArgs, ServeArgs, TicketArgs, UpArgs};
+use crate::clock::Clock;
+use crate::config::KafkaConfig;
+use crate::http::{self, AppState};
+use crate::payment::TestPaymentProvider;
+use crate::pipeline::relay::OutboxRelay;
+use crate::pipeline::{SeatChangePublisher, kafka};
+use crate::session::FanSessions;
+use crate::store::RedisStore;
+use crate::waiting_room::admitter::{Admitter, AdmitterConfig};
+use crate::waiting_room::watch::QueueWatch;
+use crate::workers::expiry::ExpiryWorker;
+use crate::workers::notification::NotificationWorker;
+
+/// A cancellation token that fires on Ctrl-C or SIGTERM.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let fired = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(err) => {
+                    tracing::warn!(cause = %err, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate => {}
+        }
+        tracing::info!("shutdown requested");
+        fired.cancel();
+    });
+    token
+}
+
+/// Creates the Kafka topics in the background, retrying until the broker answers, so a
+/// service starts and holds seats while Kafka is down.
+pub fn ensure_topics_in_background(config: KafkaConfig, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut attempt = 0u32;
+        loop {
+            match kafka::ensure_topics(&config).await {
+                Ok(()) => return,
+                Err(err) => {
+                    attempt += 1;
+                    if attempt == 1 || attempt % 20 == 0 {
+                        tracing::warn!(cause = format!("{err:#}"), attempt, "creating Kafka topics failed; retrying");
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    })
+}
+
+/// The running API of one process, with its background tasks.
+pub struct Platform {
+    pub state: AppState,
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+impl Platform {
+    /// Connects to every engine and starts the admitter (unless disabled) and the outbox relay.
+    pub async fn start(args: &ServeArgs, clock: Clock, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let db = crate::db::connect_lazy(&args.database)?;
+        let store = RedisStore::connect(&args.redis).await?;
+        let mut tasks = vec![ensure_topics_in_background(args.kafka.clone(), shutdown.clone())];
+        let publisher = SeatChangePublisher::start(&args.kafka, store.clone())?;
+
+        let signing_key = args.tokens.signing_key()?;
+        let verifier = args.tokens.verifier(signing_key.verifying_key());
+        let issuer = args.tokens.issuer(signing_key);
+        if let Some(public) = verifier_public_key(&issuer) {
+            tracing::info!(token.algorithm = %args.tokens.algorithm, token.public_key = %public, "admission tokens ready");
+        }
+        let sessions = FanSessions::from_config(args.auth.session_secret.as_ref())?;
+        let outbox_wake = Arc::new(Notify::new());
+
+        let default_state = if args.sale.auto_open_queues {
+            onsale_shared::api::QueueState::Open
+        } else {
+            onsale_shared::api::QueueState::NotOpen
+        };
+        let state = AppState {
+            sale: Arc::new(args.sale.clone()),
+            catalog: Catalog::new(db.clone()),
+            queue_watch: QueueWatch::new(store.clone(), default_state),
+            db: db.clone(),
+            store: store.clone(),
+            issuer: issuer.clone(),
+            verifier,
+            sessions,
+            publisher,
+            payments: Arc::new(TestPaymentProvider),
+            clock: clock.clone(),
+            outbox_wake: outbox_wake.clone(),
+            admin_token: args.auth.admin_token.clone(),
+            bitmaps: Default::default(),
+        };
+
+        if !args.no_admitter {
+            let config = AdmitterConfig::new(args.sale.admission_rate, default_state);
+            let admitter = Admitter::new(store.clone(), issuer, clock, config);
+            tasks.push(tokio::spawn(admitter.run(shutdown.clone())));
+        }
+        let relay = OutboxRelay::new(&args.kafka, db, outbox_wake)?;
+        tasks.push(tokio::spawn(relay.run(shutdown.clone())));
+        Ok(Self { state, tasks })
+    }
+
+    pub fn router(&self, max_body_bytes: usize) -> axum::Router {
+        http::router(self.state.clone(), max_body_bytes)
+    }
+}
+
+fn verifier_public_key(issuer: &onsale_shared::token::TokenIssuer) -> Option<String> {
+    issuer.verifying_key().public_base64()
+}
+
+/// Serves the router on `listener` until `shutdown` fires.
+pub async fn serve_http(listener: TcpListener, router: axum::Router, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    tracing::info!(http.address = %address, "serving HTTP");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}
+
+/// `onsale serve`.
+pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    let platform = Platform::start(&args, Clock::system(), shutdown.clone()).await?;
+    let listener = TcpListener::bind(args.http.listen)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", args.http.listen))?;
+    serve_http(listener, platform.router(args.http.max_body_bytes), shutdown.clone()).await?;
+    platform.state.publisher.flush(Duration::from_secs(5));
+    Ok(())
+}
+
+/// `onsale worker notification`.
+pub async fn run_notification(args: NotificationArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    let db = crate::db::connect_lazy(&args.database)?;
+    let store = RedisStore::connect(&args.redis).await?;
+    ensure_topics_in_background(args.kafka.clone(), shutdown.clone());
+    NotificationWorker::new(store, Catalog::new(db)).run(&args.kafka, shutdown).await
+}
+
+/// `onsale worker expiry`.
+pub async fn run_expiry(args: ExpiryArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    let db = crate::db::connect_lazy(&args.database)?;
+    let store = RedisStore::connect(&args.redis).await?;
+    ensure_topics_in_background(args.kafka.clone(), shutdown.clone());
+    let publisher = SeatChangePublisher::start(&args.kafka, store.clone())?;
+    ExpiryWorker::new(store, db, publisher.clone()).run(shutdown).await;
+    publisher.flush(Duration::from_secs(5));
+    Ok(())
+}
+
+/// `onsale worker ticket`.
+pub async fn run_ticket(args: TicketArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    let db = crate::db::connect_lazy(&args.database)?;
+    ensure_topics_in_background(args.kafka.clone(), shutdown.clone());
+    crate::workers::ticket::run(&args.kafka, &args.tickets, db, shutdown).await
+}
+
+/// `onsale up`: migrations, then every role in this process.
+pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    let serve = &args.serve;
+    let db = crate::db::connect(&serve.database).await?;
+    crate::db::migrate(&db).await?;
+
+    let platform = Platform::start(serve, Clock::system(), shutdown.clone()).await?;
+    let state = platform.state.clone();
+
+    let notification = NotificationWorker::new(state.store.clone(), state.catalog.clone());
+    let kafka = serve.kafka.clone();
+    let notification_shutdown = shutdown.clone();
+    let notification_task = tokio::spawn(async move {
+        if let Err(err) = notification.run(&kafka, notification_shutdown).await {
+            tracing::error!(cause = format!("{err:#}"), "notification worker failed");
+        }
+    });
+    let expiry = ExpiryWorker::new(state.store.clone(), state.db.clone(), state.publisher.clone());
+    let expiry_task = tokio::spawn(expiry.run(shutdown.clone()));
+    let tickets = args.tickets.clone();
+    let kafka = serve.kafka.clone();
+    let ticket_db = state.db.clone();
+    let ticket_shutdown = shutdown.clone();
+    let ticket_task = tokio::spawn(async move {
+        if let Err(err) = crate::workers::ticket::run(&kafka, &tickets, ticket_db, ticket_shutdown).await {
+            tracing::error!(cause = format!("{err:#}"), "ticket worker failed");
+        }
+    });
+
+    let listener = TcpListener::bind(serve.http.listen)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", serve.http.listen))?;
+    let address = listener.local_addr()?;
+    println!("onsale is up on http://{address}");
+    serve_http(listener, platform.router(serve.http.max_body_bytes), shutdown.clone()).await?;
+
+    shutdown.cancel();
+    let _ = tokio::join!(notification_task, expiry_task, ticket_task);
+    state.publisher.flush(Duration::from_secs(5));
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! The `onsale` command line: one subcommand per role. Every option can also come from the
+//! environment variable named in its help.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{AuthConfig, DatabaseConfig, HttpConfig, KafkaConfig, RedisConfig, SaleConfig, TicketConfig, TokenConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "onsale", version, about = "Ticket onsales where demand dwarfs supply: waiting room, seat holds, orders, tickets")]
+pub struct Cli {
+    /// Log output format.
+    #[arg(long, env = "ONSALE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the search, waiting-room and seat APIs; also runs the admitter and the outbox relay.
+    Serve(ServeArgs),
+    /// Run one background worker.
+    Worker(WorkerArgs),
+    /// Apply the database migrations and exit.
+    Migrate(MigrateArgs),
+    /// Import a pretix seating-plan JSON file into EventDB.
+    ImportPlan(crate::plan::ImportPlanArgs),
+    /// Write a stadium seating plan in the pretix format.
+    GenerateVenue(crate::plan::generate::GenerateVenueArgs),
+    /// Load the tour dates of a CSV file as events, each on a generated stadium plan.
+    Seed(crate::seed::SeedArgs),
+    /// Run every role in one process: API, admitter, relay and all workers.
+    Up(UpArgs),
+    /// Drive a scripted onsale against a running platform and print a report.
+    Demo(crate::demo::DemoArgs),
+    /// Print new random keys for admission tokens, ticket secrets and fan sessions.
+    Keygen,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub http: HttpConfig,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub redis: RedisConfig,
+    #[command(flatten)]
+    pub kafka: KafkaConfig,
+    #[command(flatten)]
+    pub tokens: TokenConfig,
+    #[command(flatten)]
+    pub auth: AuthConfig,
+    #[command(flatten)]
+    pub sale: SaleConfig,
+    /// Do not run the admitter in this process.
+    #[arg(long, env = "ONSALE_NO_ADMITTER", default_value_t = false)]
+    pub no_admitter: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(subcommand)]
+    pub role: WorkerRole,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkerRole {
+    /// Apply seat state changes to the availability bitmaps.
+    Notification(NotificationArgs),
+    /// Sign, render and email tickets from the TicketStream.
+    Ticket(TicketArgs),
+    /// Free expired holds and publish them as released.
+    Expiry(ExpiryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NotificationArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub redis: RedisConfig,
+    #[command(flatten)]
+    pub kafka: KafkaConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct TicketArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub kafka: KafkaConfig,
+    #[command(flatten)]
+    pub tickets: TicketConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct ExpiryArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub redis: RedisConfig,
+    #[command(flatten)]
+    pub kafka: KafkaConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(flatten)]
+    pub tickets: TicketConfig,
+}

@@ -1,0 +1,1 @@
+//! EventDB queries: venues, seating plans, seats, events and price categories.

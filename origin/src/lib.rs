@@ -1,0 +1,33 @@
+//! onsale's origin: the services and workers of a ticket onsale on Redis Cluster, Kafka and
+//! PostgreSQL. The `onsale` binary (`main.rs`) is a thin command line over this library.
+//!
+//! Layout:
+//! - [`cli`] and [`config`]: the command line and typed configuration, one struct per concern.
+//! - [`app`]: wiring; builds the shared state and runs each role.
+//! - [`http`]: the API (SearchService, WaitingRoomService, SeatService, operator routes).
+//! - [`store`]: Redis: seat holds, queues and availability bitmaps, each operation one Lua script.
+//! - [`pipeline`]: Kafka: the seat-change producer, the outbox relay and the message types.
+//! - [`db`]: PostgreSQL: EventDB and OrderDB.
+//! - [`waiting_room`]: the admitter and the per-process queue watch.
+//! - [`workers`]: notification (bitmaps), ticket (QR emails) and expiry workers.
+//! - [`catalog`]: in-process cache of seat prices per event.
+//! - [`plan`] and [`seed`]: pretix seating plans, the stadium generator and the tour-date seed.
+//! - [`payment`], [`session`], [`clock`]: payment providers, fan sessions, the injectable clock.
+//! - [`demo`]: the scripted onsale client.
+
+pub mod app;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod http;
+pub mod payment;
+pub mod pipeline;
+pub mod plan;
+pub mod seed;
+pub mod session;
+pub mod store;
+pub mod waiting_room;
+pub mod workers;

@@ -1,0 +1,14 @@
+//! The event pipeline: seat state changes and the TicketStream on Kafka.
+//!
+//! - [`messages`]: the JSON messages on both topics.
+//! - [`kafka`]: client settings and topic creation.
+//! - [`publisher`]: the seat-change producer of the hold path, which never waits on Kafka.
+//! - [`relay`]: moves ticket messages from the order's outbox rows to the TicketStream.
+
+pub mod kafka;
+pub mod messages;
+pub mod publisher;
+pub mod relay;
+
+pub use messages::{ChangeCause, SeatChangeMessage, TicketMessage};
+pub use publisher::SeatChangePublisher;

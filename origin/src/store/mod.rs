@@ -1,0 +1,230 @@
+//! The Redis side of onsale: seat holds (SeatHoldCache), waiting-room queues and availability
+//! bitmaps (AvailabilityCache).
+//!
+//! Every key of one event carries the hash tag `{e<id>}`, so one event's keys share one Redis
+//! Cluster slot and each Lua script touches a single shard. The layout, for event 42:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{e42}:s:<seat>` | string | `h:<hold id>` while held (with the hold's TTL), `s:<order id>` once sold |
+//! | `{e42}:sv` | string (BITFIELD u32 per seat) | seat state version, bumped by every hold, release, expiry and sale |
+//! | `{e42}:hold:<hold id>` | hash | fan, nonce, seats, expiry; outlives the hold by a grace period for late payments |
+//! | `{e42}:holds` | sorted set | hold id by expiry time (ms), read by the expiry worker |
+//! | `{e42}:n:<nonce>` | string | the admission nonce's binding: `h:<hold id>` or `s:<order id>` |
+//! | `{e42}:bm` | string (bitmap) | availability bitmap, written by the notification worker |
+//! | `{e42}:bv` | string (BITFIELD u32 per seat) | version of the last change applied to each bit |
+//! | `{e42}:q` | sorted set | waiting fans by join time (µs, Redis server clock) |
+//! | `{e42}:pq` | set | fans who joined before the open, placed at random when it opens |
+//! | `{e42}:adm:<fan>` | string | the fan's admission token, until it expires |
+//! | `{e42}:qmeta` | hash | queue state, admission rate, counters |
+//! | `{e42}:lease` | string | id of the admitter instance that may pop this queue |
+//! | `{e42}:stats` | hash | hold and sale counters |
+//!
+//! Two keys are global: `onsale:events` (the set of events with an open sale, which the
+//! admitter and the expiry worker walk) and `onsale:dirty-bitmaps` (events whose bitmap lost a
+//! change and must be rebuilt).
+
+mod bitmap;
+mod holds;
+mod queue;
+mod scripts;
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use onsale_shared::{EventId, FanId, HoldId, SeatIndex};
+
+use crate::config::RedisConfig;
+
+pub use bitmap::SeatStateChange;
+pub use holds::{ClaimOutcome, ExpireOutcome, HoldAttempt, HoldOutcome, HoldRecord, ReleaseOutcome, SeatVersion};
+pub use queue::{AdmitOutcome, JoinOutcome, QueueMeta, StatusOutcome, StoredAdmission, parse_state, state_name};
+
+/// Global set of events whose sale is live.
+pub const ACTIVE_EVENTS_KEY: &str = "onsale:events";
+/// Global set of events whose bitmap must be rebuilt from the hold store.
+pub const DIRTY_BITMAPS_KEY: &str = "onsale:dirty-bitmaps";
+
+/// A Redis connection: Redis Cluster in production, a single node in development.
+#[derive(Clone)]
+pub enum RedisConnection {
+    Cluster(ClusterConnection),
+    Single(ConnectionManager),
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            RedisConnection::Cluster(conn) => conn.req_packed_command(cmd),
+            RedisConnection::Single(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            RedisConnection::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+            RedisConnection::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            RedisConnection::Cluster(conn) => conn.get_db(),
+            RedisConnection::Single(conn) => conn.get_db(),
+        }
+    }
+}
+
+impl RedisConnection {
+    /// Connects to the configured nodes. One node that reports `cluster_enabled:1` is treated as
+    /// a cluster seed, as are several nodes.
+    pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
+        let urls: Vec<String> = config.urls.iter().map(|u| u.expose().to_owned()).collect();
+        anyhow::ensure!(!urls.is_empty(), "--redis-url is empty: give at least one redis:// URL");
+        let timeout = config.response_timeout;
+
+        let cluster = if urls.len() > 1 {
+            true
+        } else {
+            let client = redis::Client::open(urls[0].as_str())
+                .map_err(|err| anyhow::anyhow!("invalid --redis-url: {err}"))?;
+            let mut conn = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
+                .await
+                .map_err(|_| anyhow::anyhow!("timed out connecting to Redis after {timeout:?}"))??;
+            let info: String = redis::cmd("INFO").arg("cluster").query_async(&mut conn).await?;
+            info.contains("cluster_enabled:1")
+        };
+
+        if cluster {
+            let client = ClusterClientBuilder::new(urls)
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .retries(3)
+                .build()?;
+            let conn = client.get_async_connection().await?;
+            Ok(RedisConnection::Cluster(conn))
+        } else {
+            let client = redis::Client::open(urls[0].as_str())?;
+            let manager_config = ConnectionManagerConfig::new()
+                .set_response_timeout(Some(timeout))
+                .set_connection_timeout(Some(timeout))
+                .set_number_of_retries(3);
+            let conn = ConnectionManager::new_with_config(client, manager_config).await?;
+            Ok(RedisConnection::Single(conn))
+        }
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, RedisConnection::Cluster(_))
+    }
+}
+
+/// Key names of one event. Built once per request; each name is a short format.
+#[derive(Debug, Clone)]
+pub struct EventKeys {
+    tag: String,
+}
+
+impl EventKeys {
+    pub fn new(event: EventId) -> Self {
+        Self { tag: format!("{{e{event}}}") }
+    }
+
+    pub fn seat(&self, seat: SeatIndex) -> String {
+        format!("{}:s:{seat}", self.tag)
+    }
+    pub fn seat_versions(&self) -> String {
+        format!("{}:sv", self.tag)
+    }
+    pub fn hold(&self, hold: HoldId) -> String {
+        format!("{}:hold:{hold}", self.tag)
+    }
+    pub fn holds_by_expiry(&self) -> String {
+        format!("{}:holds", self.tag)
+    }
+    pub fn nonce(&self, nonce: &str) -> String {
+        format!("{}:n:{nonce}", self.tag)
+    }
+    pub fn bitmap(&self) -> String {
+        format!("{}:bm", self.tag)
+    }
+    pub fn bitmap_versions(&self) -> String {
+        format!("{}:bv", self.tag)
+    }
+    pub fn queue(&self) -> String {
+        format!("{}:q", self.tag)
+    }
+    pub fn prequeue(&self) -> String {
+        format!("{}:pq", self.tag)
+    }
+    pub fn prequeue_closing(&self) -> String {
+        format!("{}:pq:closing", self.tag)
+    }
+    pub fn admission(&self, fan: &FanId) -> String {
+        format!("{}:adm:{fan}", self.tag)
+    }
+    pub fn queue_meta(&self) -> String {
+        format!("{}:qmeta", self.tag)
+    }
+    pub fn admitter_lease(&self) -> String {
+        format!("{}:lease", self.tag)
+    }
+    pub fn stats(&self) -> String {
+        format!("{}:stats", self.tag)
+    }
+}
+
+/// The hold store, queues and bitmaps over one Redis connection (cloned per task; the
+/// connection multiplexes).
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: RedisConnection,
+    /// Extra life of a hold record after its seats expire, so a payment that completes late
+    /// can still find which seats it was for.
+    hold_record_grace: Duration,
+}
+
+impl RedisStore {
+    pub fn new(conn: RedisConnection) -> Self {
+        Self { conn, hold_record_grace: Duration::from_secs(3600) }
+    }
+
+    pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
+        Ok(Self::new(RedisConnection::connect(config).await?))
+    }
+
+    pub fn connection(&self) -> RedisConnection {
+        self.conn.clone()
+    }
+
+    /// Sends PING (to every primary, on a cluster).
+    pub async fn ping(&self) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING").query_async::<()>(&mut conn).await
+    }
+
+    /// Adds an event to the set of events with a live sale.
+    pub async fn activate_event(&self, event: EventId) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SADD").arg(ACTIVE_EVENTS_KEY).arg(event.get()).query_async::<()>(&mut conn).await
+    }
+
+    /// Events with a live sale.
+    pub async fn active_events(&self) -> redis::RedisResult<Vec<EventId>> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<i64> = redis::cmd("SMEMBERS").arg(ACTIVE_EVENTS_KEY).query_async(&mut conn).await?;
+        Ok(ids.into_iter().filter_map(|id| EventId::new(id).ok()).collect())
+    }
+}
+
+/// Current time in milliseconds on the Redis server that owns `key`'s slot. The hold and queue
+/// scripts read the same clock, so comparing against it needs no clock sync between processes.
+pub(crate) async fn server_time_ms(conn: &mut RedisConnection, key: &str) -> redis::RedisResult<i64> {
+    // TIME has no key; wrap it in a script with the key so a cluster routes it to that slot's node.
+    let (secs, micros): (i64, i64) = scripts::SERVER_TIME.key(key).invoke_async(conn).await?;
+    Ok(secs * 1000 + micros / 1000)
+}

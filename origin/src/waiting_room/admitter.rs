@@ -1,0 +1,203 @@
+//! The admitter: pops the front of each open queue at the configured rate and issues each
+//! popped fan an admission token.
+//!
+//! Every instance runs this loop; per queue, only the holder of the queue's lease admits. The
+//! lease is checked inside the same script that removes fans from the queue, so an instance
+//! whose lease lapsed mid-tick cannot pop after another took over.
+//!
+//! Rate control is a token bucket over measured elapsed time: each tick adds `rate × elapsed`
+//! admissions, capped at half a second's worth so a stalled tick catches up without a burst.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
+
+use onsale_shared::api::QueueState;
+use onsale_shared::token::TokenIssuer;
+use onsale_shared::{EventId, FanId};
+
+use crate::clock::Clock;
+use crate::store::{AdmitOutcome, RedisStore, StoredAdmission};
+
+#[derive(Clone)]
+pub struct AdmitterConfig {
+    pub default_rate: u32,
+    pub tick: Duration,
+    pub lease_ttl: Duration,
+    pub default_state: QueueState,
+}
+
+impl AdmitterConfig {
+    pub fn new(default_rate: u32, default_state: QueueState) -> Self {
+        Self { default_rate, tick: Duration::from_millis(50), lease_ttl: Duration::from_secs(2), default_state }
+    }
+}
+
+pub struct Admitter {
+    store: RedisStore,
+    issuer: TokenIssuer,
+    clock: Clock,
+    config: AdmitterConfig,
+    /// This instance's lease owner id.
+    owner: String,
+}
+
+/// Rate state of one queue whose lease this instance holds.
+struct Bucket {
+    allowance: f64,
+    last_tick: Instant,
+    /// Admissions of the last seconds, for the measured rate shown in ETAs.
+    recent: VecDeque<(Instant, u64)>,
+    last_reported: Instant,
+}
+
+impl Bucket {
+    fn new(now: Instant) -> Self {
+        Self { allowance: 0.0, last_tick: now, recent: VecDeque::new(), last_reported: now }
+    }
+
+    fn measured_rate(&mut self, now: Instant) -> f64 {
+        let window = Duration::from_secs(3);
+        while self.recent.front().is_some_and(|(at, _)| now.duration_since(*at) > window) {
+            self.recent.pop_front();
+        }
+        let admitted: u64 = self.recent.iter().map(|(_, n)| n).sum();
+        let span = self.recent.front().map(|(at, _)| now.duration_since(*at)).unwrap_or_default();
+        admitted as f64 / span.max(Duration::from_secs(1)).as_secs_f64()
+    }
+}
+
+impl Admitter {
+    pub fn new(store: RedisStore, issuer: TokenIssuer, clock: Clock, config: AdmitterConfig) -> Self {
+        let owner = format!("admitter-{}", uuid::Uuid::new_v4().simple());
+        Self { store, issuer, clock, config, owner }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Admits until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(admitter.owner = %self.owner, rate = self.config.default_rate, "admitter started");
+        let mut buckets: HashMap<EventId, Bucket> = HashMap::new();
+        let mut events = Vec::new();
+        let mut events_read_at: Option<Instant> = None;
+        let mut interval = tokio::time::interval(self.config.tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failures = 0u32;
+
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = interval.tick() => {}
+            }
+            if events_read_at.is_none_or(|at| at.elapsed() > Duration::from_secs(1)) {
+                match self.store.active_events().await {
+                    Ok(list) => {
+                        events = list;
+                        events_read_at = Some(Instant::now());
+                    }
+                    Err(err) => {
+                        failures += 1;
+                        if failures == 1 || failures % 100 == 0 {
+                            tracing::warn!(cause = %err, failures, "admitter could not list events");
+                        }
+                        continue;
+                    }
+                }
+            }
+            let this = &self;
+            let ticks = events.iter().map(|event| {
+                let bucket = buckets.remove(event);
+                async move { (*event, this.tick_event(*event, bucket).await) }
+            });
+            for (event, bucket) in join_all(ticks).await {
+                if let Some(bucket) = bucket {
+                    buckets.insert(event, bucket);
+                }
+            }
+        }
+        tracing::info!(admitter.owner = %self.owner, "admitter stopped");
+    }
+
+    /// One tick for one queue. Returns the bucket to keep, or `None` without the lease.
+    async fn tick_event(&self, event: EventId, bucket: Option<Bucket>) -> Option<Bucket> {
+        match self.store.acquire_lease(event, &self.owner, self.config.lease_ttl).await {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(err) => {
+                tracing::warn!(event.id = %event, cause = %err, "admitter lease check failed");
+                return None;
+            }
+        }
+        let now = Instant::now();
+        let mut bucket = bucket.unwrap_or_else(|| {
+            tracing::info!(event.id = %event, admitter.owner = %self.owner, "took the admitter lease");
+            Bucket::new(now)
+        });
+        match self.admit_batch(event, &mut bucket, now).await {
+            Ok(()) => {}
+            Err(err) => tracing::warn!(event.id = %event, cause = format!("{err:#}"), "admission batch failed"),
+        }
+        if now.duration_since(bucket.last_reported) >= Duration::from_millis(500) {
+            bucket.last_reported = now;
+            let rate = bucket.measured_rate(now);
+            if let Err(err) = self.store.record_admission_rate(event, rate).await {
+                tracing::debug!(event.id = %event, cause = %err, "recording the admission rate failed");
+            }
+        }
+        Some(bucket)
+    }
+
+    async fn admit_batch(&self, event: EventId, bucket: &mut Bucket, now: Instant) -> anyhow::Result<()> {
+        let elapsed = now.duration_since(bucket.last_tick).as_secs_f64();
+        bucket.last_tick = now;
+        let meta = self.store.queue_meta(event, self.config.default_state).await?;
+        if meta.state != QueueState::Open {
+            bucket.allowance = 0.0;
+            return Ok(());
+        }
+        let rate = f64::from(meta.rate.unwrap_or(self.config.default_rate));
+        bucket.allowance = (bucket.allowance + rate * elapsed).min(rate * 0.5);
+        let wanted = (bucket.allowance.floor() as u64).min(meta.waiting) as usize;
+        if wanted == 0 {
+            if meta.waiting == 0 {
+                // Nobody waits: do not save up admissions for a burst later.
+                bucket.allowance = bucket.allowance.min(1.0);
+            }
+            return Ok(());
+        }
+
+        let fans = self.store.peek_queue(event, wanted).await?;
+        let batch = self.sign_batch(event, fans).await?;
+        let ttl = self.issuer.lifetime().to_std().unwrap_or(Duration::from_secs(900));
+        match self.store.admit(event, &self.owner, &batch, ttl).await? {
+            AdmitOutcome::Admitted(count) => {
+                bucket.allowance -= count as f64;
+                bucket.recent.push_back((now, count));
+                tracing::debug!(event.id = %event, admitted = count, "admitted a batch");
+            }
+            AdmitOutcome::LeaseLost => tracing::info!(event.id = %event, "lost the admitter lease mid-tick"),
+            AdmitOutcome::Idle => bucket.allowance = 0.0,
+        }
+        Ok(())
+    }
+
+    /// Signs one token per fan, off the async threads when the batch is large.
+    async fn sign_batch(&self, event: EventId, fans: Vec<FanId>) -> anyhow::Result<Vec<(FanId, StoredAdmission)>> {
+        let issuer = self.issuer.clone();
+        let now = self.clock.now();
+        let sign = move || {
+            fans.into_iter()
+                .map(|fan| {
+                    let issued = issuer.issue(&fan, event, now);
+                    (fan, StoredAdmission { token: issued.token, expires_at: issued.expires_at })
+                })
+                .collect::<Vec<_>>()
+        };
+        Ok(tokio::task::spawn_blocking(sign).await?)
+    }
+}
