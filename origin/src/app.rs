@@ -65,7 +65,7 @@ pub fn ensure_topics_in_background(config: KafkaConfig, shutdown: CancellationTo
                 Ok(()) => return,
                 Err(err) => {
                     attempt += 1;
-                    if attempt == 1 || attempt % 20 == 0 {
+                    if attempt == 1 || attempt.is_multiple_of(20) {
                         tracing::warn!(cause = format!("{err:#}"), attempt, "creating Kafka topics failed; retrying");
                     }
                 }

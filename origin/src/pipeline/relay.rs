@@ -64,7 +64,7 @@ impl OutboxRelay {
                 Err(err) => {
                     failures += 1;
                     let backoff = Duration::from_millis(200 * u64::from(failures.min(10)));
-                    if failures == 1 || failures % 50 == 0 {
+                    if failures == 1 || failures.is_multiple_of(50) {
                         tracing::warn!(cause = format!("{err:#}"), failures, "outbox relay failed; retrying");
                     }
                     tokio::time::sleep(backoff).await;

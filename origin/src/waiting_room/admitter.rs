@@ -102,7 +102,7 @@ impl Admitter {
                     }
                     Err(err) => {
                         failures += 1;
-                        if failures == 1 || failures % 100 == 0 {
+                        if failures == 1 || failures.is_multiple_of(100) {
                             tracing::warn!(cause = %err, failures, "admitter could not list events");
                         }
                         continue;

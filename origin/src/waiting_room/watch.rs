@@ -72,7 +72,7 @@ async fn poll(watch: QueueWatch, event: EventId, sender: watch::Sender<Option<Ar
             }
             Err(err) => {
                 failures += 1;
-                if failures == 1 || failures % 100 == 0 {
+                if failures == 1 || failures.is_multiple_of(100) {
                     tracing::warn!(event.id = %event, cause = %err, failures, "reading queue meta failed");
                 }
             }

@@ -60,7 +60,7 @@ impl ExpiryWorker {
                 }
                 Err(err) => {
                     failures += 1;
-                    if failures == 1 || failures % 100 == 0 {
+                    if failures == 1 || failures.is_multiple_of(100) {
                         tracing::warn!(cause = format!("{err:#}"), failures, "expiry pass failed");
                     }
                 }

@@ -119,7 +119,7 @@ impl NotificationWorker {
                     }
                     Err(err) => {
                         failures += 1;
-                        if failures == 1 || failures % 50 == 0 {
+                        if failures == 1 || failures.is_multiple_of(50) {
                             tracing::warn!(event.id = %event, cause = %err, failures, "applying seat changes failed; retrying");
                         }
                         tokio::select! {
