@@ -83,6 +83,9 @@ pub struct RedisConfig {
     /// Redis Cluster; one standalone node selects a single Redis.
     #[arg(long = "redis-url", env = "ONSALE_REDIS_URL", value_delimiter = ',', default_value = "redis://127.0.0.1:6379")]
     pub urls: Vec<Secret>,
+    /// Prefix of onsale's global Redis keys, so several deployments can share one Redis.
+    #[arg(long = "redis-namespace", env = "ONSALE_REDIS_NAMESPACE", default_value = "onsale")]
+    pub namespace: String,
     /// Time limit for one Redis command, after which the request fails with 503.
     #[arg(long = "redis-timeout", env = "ONSALE_REDIS_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub response_timeout: Duration,

@@ -403,6 +403,10 @@ pub fn bearer_token(header_value: &[u8]) -> Result<&str, TokenError> {
         return Err(TokenError::Malformed("authorization header is too long"));
     }
     let value = std::str::from_utf8(header_value).map_err(|_| TokenError::Malformed("authorization header is not UTF-8"))?;
+    // HTTP stacks trim trailing whitespace, so "Bearer " arrives as "Bearer": a scheme without a token.
+    if value.trim().eq_ignore_ascii_case("bearer") {
+        return Err(TokenError::Missing);
+    }
     let (scheme, token) = value.split_once(' ').ok_or(TokenError::Malformed("expected 'Bearer <token>'"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(TokenError::Malformed("expected 'Bearer <token>'"));
@@ -540,7 +544,7 @@ mod tests {
         assert_eq!(bearer_token(b"Bearer abc").unwrap(), "abc");
         assert_eq!(bearer_token(b"bearer abc").unwrap(), "abc");
         assert!(bearer_token(b"Basic abc").is_err());
-        assert!(bearer_token(b"Bearer").is_err());
+        assert_eq!(bearer_token(b"Bearer").unwrap_err(), TokenError::Missing);
         assert_eq!(bearer_token(b"Bearer  ").unwrap_err(), TokenError::Missing);
         assert!(bearer_token(&[0xff, 0xfe]).is_err());
         assert!(bearer_token(&vec![b'a'; 10_000]).is_err());

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use onsale_shared::{EventId, SeatIndex};
 
 use super::scripts::{APPLY_CHANGES, REBUILD_RANGE};
-use super::{DIRTY_BITMAPS_KEY, EventKeys, RedisStore};
+use super::{EventKeys, RedisStore};
 
 /// One seat's new state and the version that the change gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,13 +78,13 @@ impl RedisStore {
     /// Flags an event's bitmap for a rebuild, after a seat change could not be published.
     pub async fn mark_bitmap_dirty(&self, event: EventId) -> RedisResult<()> {
         let mut conn = self.conn.clone();
-        redis::cmd("SADD").arg(DIRTY_BITMAPS_KEY).arg(event.get()).query_async(&mut conn).await
+        redis::cmd("SADD").arg(self.dirty_bitmaps_key()).arg(event.get()).query_async(&mut conn).await
     }
 
     /// Takes up to `count` flagged events off the dirty set.
     pub async fn take_dirty_bitmaps(&self, count: usize) -> RedisResult<Vec<EventId>> {
         let mut conn = self.conn.clone();
-        let ids: Vec<i64> = redis::cmd("SPOP").arg(DIRTY_BITMAPS_KEY).arg(count).query_async(&mut conn).await?;
+        let ids: Vec<i64> = redis::cmd("SPOP").arg(self.dirty_bitmaps_key()).arg(count).query_async(&mut conn).await?;
         Ok(ids.into_iter().filter_map(|id| EventId::new(id).ok()).collect())
     }
 }

@@ -20,9 +20,10 @@
 //! | `{e42}:lease` | string | id of the admitter instance that may pop this queue |
 //! | `{e42}:stats` | hash | hold and sale counters |
 //!
-//! Two keys are global: `onsale:events` (the set of events with an open sale, which the
-//! admitter and the expiry worker walk) and `onsale:dirty-bitmaps` (events whose bitmap lost a
-//! change and must be rebuilt).
+//! Two keys are global: `<namespace>:events` (the set of events with an open sale, which the
+//! admitter and the expiry worker walk) and `<namespace>:dirty-bitmaps` (events whose bitmap
+//! lost a change and must be rebuilt). The namespace (default `onsale`) lets two deployments, or
+//! parallel test runs, share one Redis; event ids must still be unique across them.
 
 mod bitmap;
 mod holds;
@@ -44,10 +45,6 @@ pub use bitmap::SeatStateChange;
 pub use holds::{ClaimOutcome, ExpireOutcome, HoldAttempt, HoldOutcome, HoldRecord, ReleaseOutcome, SeatVersion};
 pub use queue::{AdmitOutcome, JoinOutcome, QueueMeta, StatusOutcome, StoredAdmission, parse_state, state_name};
 
-/// Global set of events whose sale is live.
-pub const ACTIVE_EVENTS_KEY: &str = "onsale:events";
-/// Global set of events whose bitmap must be rebuilt from the hold store.
-pub const DIRTY_BITMAPS_KEY: &str = "onsale:dirty-bitmaps";
 
 /// A Redis connection: Redis Cluster in production, a single node in development.
 #[derive(Clone)]
@@ -183,18 +180,30 @@ impl EventKeys {
 #[derive(Clone)]
 pub struct RedisStore {
     conn: RedisConnection,
+    /// Prefix of the global keys.
+    namespace: std::sync::Arc<str>,
     /// Extra life of a hold record after its seats expire, so a payment that completes late
     /// can still find which seats it was for.
     hold_record_grace: Duration,
 }
 
 impl RedisStore {
-    pub fn new(conn: RedisConnection) -> Self {
-        Self { conn, hold_record_grace: Duration::from_secs(3600) }
+    pub fn new(conn: RedisConnection, namespace: &str) -> Self {
+        Self { conn, namespace: namespace.into(), hold_record_grace: Duration::from_secs(3600) }
     }
 
     pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
-        Ok(Self::new(RedisConnection::connect(config).await?))
+        Ok(Self::new(RedisConnection::connect(config).await?, &config.namespace))
+    }
+
+    /// The set of events whose sale is live.
+    pub(crate) fn active_events_key(&self) -> String {
+        format!("{}:events", self.namespace)
+    }
+
+    /// The set of events whose bitmap must be rebuilt from the hold store.
+    pub(crate) fn dirty_bitmaps_key(&self) -> String {
+        format!("{}:dirty-bitmaps", self.namespace)
     }
 
     pub fn connection(&self) -> RedisConnection {
@@ -210,13 +219,13 @@ impl RedisStore {
     /// Adds an event to the set of events with a live sale.
     pub async fn activate_event(&self, event: EventId) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();
-        redis::cmd("SADD").arg(ACTIVE_EVENTS_KEY).arg(event.get()).query_async::<()>(&mut conn).await
+        redis::cmd("SADD").arg(self.active_events_key()).arg(event.get()).query_async::<()>(&mut conn).await
     }
 
     /// Events with a live sale.
     pub async fn active_events(&self) -> redis::RedisResult<Vec<EventId>> {
         let mut conn = self.conn.clone();
-        let ids: Vec<i64> = redis::cmd("SMEMBERS").arg(ACTIVE_EVENTS_KEY).query_async(&mut conn).await?;
+        let ids: Vec<i64> = redis::cmd("SMEMBERS").arg(self.active_events_key()).query_async(&mut conn).await?;
         Ok(ids.into_iter().filter_map(|id| EventId::new(id).ok()).collect())
     }
 }

@@ -1,0 +1,6 @@
+//! Integration tests of the origin against real engines: Redis Cluster, Kafka and PostgreSQL.
+//! One test binary, so the crate links once. Start the engines with `scripts/services.sh start`.
+
+mod common;
+mod holds;
+mod tokens;
