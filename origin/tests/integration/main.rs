@@ -3,4 +3,5 @@
 
 mod common;
 mod holds;
+mod queue;
 mod tokens;
