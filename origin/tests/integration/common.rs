@@ -21,7 +21,9 @@ use onsale_origin::clock::Clock;
 use onsale_origin::http::AppState;
 use onsale_shared::api::{FanSession, HoldRequest};
 use onsale_shared::token::{SigningKey, TokenAlgorithm, TokenIssuer};
-use onsale_shared::{EventId, FanId, SeatIndex};
+use onsale_origin::workers::expiry::ExpiryWorker;
+use onsale_origin::workers::notification::NotificationWorker;
+use onsale_shared::{EventId, FanId, SeatBitmap, SeatIndex};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 /// A fixed admission-token key, so tests can mint tokens the platform accepts.
@@ -160,7 +162,6 @@ pub struct TestApp {
     pub issuer: TokenIssuer,
     pub clock: Clock,
     pub shutdown: CancellationToken,
-    pub namespace: String,
 }
 
 impl Drop for TestApp {
@@ -250,7 +251,6 @@ impl TestApp {
             issuer,
             clock,
             shutdown,
-            namespace,
         }
     }
 
@@ -274,6 +274,36 @@ impl TestApp {
     /// Mints an admission token directly, as the admitter would.
     pub fn token(&self, fan: &FanId, event: EventId) -> String {
         self.issuer.issue(fan, event, self.clock.now()).token
+    }
+
+    /// Starts a notification worker on this platform's topic, until the app is dropped.
+    pub fn start_notification_worker(&self) -> NotificationWorker {
+        let worker = NotificationWorker::new(self.state.store.clone(), self.state.catalog.clone());
+        let runner = worker.clone();
+        let kafka = self.args.kafka.clone();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move { runner.run(&kafka, shutdown).await.expect("notification worker") });
+        worker
+    }
+
+    /// Starts an expiry worker, until the app is dropped.
+    pub fn start_expiry_worker(&self) {
+        let worker = ExpiryWorker::new(self.state.store.clone(), self.state.db.clone(), self.state.publisher.clone());
+        tokio::spawn(worker.run(self.shutdown.clone()));
+    }
+
+    /// The availability bitmap over HTTP.
+    pub async fn bitmap(&self, event: EventId) -> SeatBitmap {
+        let response = self.http.get(self.url(&format!("/events/{event}/availability"))).send().await.expect("GET availability");
+        assert_eq!(response.status(), 200);
+        let seat_count: u32 = response
+            .headers()
+            .get("x-onsale-seat-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("seat count header");
+        let bytes = response.bytes().await.expect("bitmap body");
+        SeatBitmap::from_bytes(seat_count, &bytes).expect("bitmap length")
     }
 
     /// `POST /events/{id}/holds` with the given fan and token.

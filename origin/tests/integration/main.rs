@@ -3,5 +3,6 @@
 
 mod common;
 mod holds;
+mod pipeline;
 mod queue;
 mod tokens;
