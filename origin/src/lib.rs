@@ -10,6 +10,7 @@
 //! - [`db`]: PostgreSQL: EventDB and OrderDB.
 //! - [`waiting_room`]: the admitter and the per-process queue watch.
 //! - [`workers`]: notification (bitmaps), ticket (QR emails) and expiry workers.
+//! - [`mail`]: ticket emails: QR code rendering, message building, delivery by SMTP or to files.
 //! - [`catalog`]: in-process cache of seat prices per event.
 //! - [`plan`] and [`seed`]: pretix seating plans, the stadium generator and the tour-date seed.
 //! - [`payment`], [`session`], [`clock`]: payment providers, fan sessions, the injectable clock.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod mail;
 pub mod payment;
 pub mod pipeline;
 pub mod plan;

@@ -5,7 +5,8 @@
 //! signature. The payload is a version byte (1), the ticket UUID (16 bytes), the event id (8 bytes,
 //! big-endian), the seat index (4 bytes, big-endian) and the issue time in Unix seconds (8 bytes,
 //! big-endian). The signature covers a domain prefix and the payload, so no other signed message
-//! of ours can pass for a ticket. 139 characters in all fit a version-6 QR code at level M.
+//! of ours can pass for a ticket. The 139 characters need a version-8 QR code at error
+//! correction level M (version 7 at level L), as the qrcode crate 0.14 encodes them.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

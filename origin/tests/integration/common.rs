@@ -43,10 +43,17 @@ pub fn admin_database_url() -> String {
     std::env::var("ONSALE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-fn database_url(name: &str) -> String {
+pub fn database_url(name: &str) -> String {
     let admin = admin_database_url();
     let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
     format!("{base}/{name}")
+}
+
+/// The host and port of the test PostgreSQL.
+fn database_address() -> SocketAddr {
+    let admin = admin_database_url();
+    let host_port = admin.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap_or("127.0.0.1:5432");
+    host_port.parse().expect("ONSALE_TEST_DATABASE_URL must name an IP address and port")
 }
 
 pub fn random_suffix() -> String {
@@ -133,6 +140,8 @@ pub struct TestOptions {
     pub kafka_brokers: String,
     pub database_max_connections: u32,
     pub database_acquire_timeout: String,
+    /// Connect the platform to PostgreSQL through a [`DatabaseProxy`] the test can cut.
+    pub database_proxy: bool,
 }
 
 impl Default for TestOptions {
@@ -147,6 +156,7 @@ impl Default for TestOptions {
             kafka_brokers: kafka_brokers(),
             database_max_connections: 10,
             database_acquire_timeout: "3s".into(),
+            database_proxy: false,
         }
     }
 }
@@ -162,6 +172,7 @@ pub struct TestApp {
     pub issuer: TokenIssuer,
     pub clock: Clock,
     pub shutdown: CancellationToken,
+    pub database_proxy: Option<DatabaseProxy>,
 }
 
 impl Drop for TestApp {
@@ -179,13 +190,13 @@ pub fn token_key(algorithm: TokenAlgorithm) -> SigningKey {
 }
 
 /// Builds `onsale serve` arguments the way an operator would pass them.
-pub fn serve_args(database: &str, namespace: &str, options: &TestOptions) -> ServeArgs {
+pub fn serve_args(database_url: &str, namespace: &str, options: &TestOptions) -> ServeArgs {
     let suffix = random_suffix();
     let key = token_key(options.token_algorithm).to_base64();
     let mut argv = vec![
         "onsale".to_owned(),
         "serve".to_owned(),
-        format!("--database-url={}", database_url(database)),
+        format!("--database-url={database_url}"),
         format!("--database-max-connections={}", options.database_max_connections),
         format!("--database-acquire-timeout={}", options.database_acquire_timeout),
         format!("--redis-url={}", redis_urls()),
@@ -225,7 +236,12 @@ impl TestApp {
         init_tracing();
         let database_name = create_database().await;
         let namespace = format!("test-{}", random_suffix());
-        let args = serve_args(&database_name, &namespace, &options);
+        let proxy = if options.database_proxy { Some(DatabaseProxy::start(database_address()).await) } else { None };
+        let platform_database_url = match &proxy {
+            Some(proxy) => database_url(&database_name).replace(&database_address().to_string(), &proxy.address.to_string()),
+            None => database_url(&database_name),
+        };
+        let args = serve_args(&platform_database_url, &namespace, &options);
         let clock = Clock::system();
         let shutdown = CancellationToken::new();
         let platform = Platform::start(&args, clock.clone(), shutdown.clone()).await.expect("platform starts");
@@ -251,6 +267,7 @@ impl TestApp {
             issuer,
             clock,
             shutdown,
+            database_proxy: proxy,
         }
     }
 
@@ -402,5 +419,55 @@ where
             panic!("timed out after {timeout:?} waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A TCP proxy in front of PostgreSQL that a test can cut, to see the platform without its
+/// database, and restore.
+pub struct DatabaseProxy {
+    pub address: SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Bumped on each cut; connections of an older generation close themselves.
+    generation: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl DatabaseProxy {
+    pub async fn start(target: SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let address = listener.local_addr().expect("proxy address");
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (generation, _) = tokio::sync::watch::channel(0u64);
+        let generation = std::sync::Arc::new(generation);
+        let accept_cut = cut.clone();
+        let accept_generation = generation.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                if accept_cut.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cut_signal = accept_generation.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_signal.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { address, cut, generation }
+    }
+
+    /// Closes every proxied connection and refuses new ones.
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    pub fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -5,4 +5,5 @@ mod common;
 mod holds;
 mod pipeline;
 mod queue;
+mod sales;
 mod tokens;
