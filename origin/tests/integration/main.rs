@@ -3,6 +3,7 @@
 
 mod common;
 mod holds;
+mod outage;
 mod pipeline;
 mod queue;
 mod sales;
