@@ -3,7 +3,6 @@
 //! `ETag` so an unchanged map costs a 304.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,10 +45,11 @@ pub struct BitmapCache {
     entries: Arc<Mutex<HashMap<EventId, CachedBitmap>>>,
 }
 
+/// A strong ETag: the first 16 bytes of the body's SHA-256, stable across builds and instances.
 fn etag_of(bytes: &[u8]) -> String {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    format!("\"b{:016x}\"", hasher.finish())
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    format!("\"b{}\"", hex::encode(&digest[..16]))
 }
 
 async fn availability(State(state): State<AppState>, EventPath(event): EventPath, headers: HeaderMap) -> ApiResult<Response> {

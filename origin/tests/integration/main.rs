@@ -8,3 +8,6 @@ mod pipeline;
 mod queue;
 mod sales;
 mod tokens;
+mod search;
+#[path = "../plan_support/search_http.rs"]
+mod search_http;
