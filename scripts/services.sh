@@ -2,8 +2,9 @@
 # Start, stop and check the local services that onsale's integration tests and demo need:
 #   - a Redis Cluster of 6 redis-server nodes (3 primaries, 3 replicas),
 #   - a Kafka-compatible broker (tansu 0.6) whose data lives in PostgreSQL,
-#   - the machine's own PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379), which this script
-#     only checks and never stops.
+#   - the machine's own PostgreSQL (127.0.0.1:5432, database "test") and Redis (127.0.0.1:6379).
+#     This script checks that they respond, starts PostgreSQL with pg_ctlcluster if it is down,
+#     creates missing databases, and never stops either of them.
 # Everything listens on 127.0.0.1 only.
 #
 # Usage: scripts/services.sh start|stop|status|env|kafka-start|kafka-stop
@@ -15,7 +16,8 @@
 #                                    the next 5, and Redis also uses each port + 10000 for the
 #                                    cluster bus (default: 7000)
 #   ONSALE_KAFKA_PORT                broker port (default: 9092)
-#   ONSALE_TANSU_DATABASE            PostgreSQL database that stores the broker's data (default: tansu)
+#   ONSALE_TANSU_DATABASE            PostgreSQL database that stores the broker's data; two
+#                                    brokers running at once need two databases (default: tansu)
 #   ONSALE_TANSU_RUST_LOG            RUST_LOG filter for the broker's log file (default: warn)
 #
 # Why tansu uses the postgres storage engine: tansu 0.6 keeps topics, records and committed
@@ -25,6 +27,20 @@
 # PostgreSQL, and `kafka-stop` followed by `kafka-start` keeps topics, records and offsets.
 # tansu 0.6 does not create its PostgreSQL tables itself, so this script creates them (see
 # create_tansu_schema).
+#
+# NOTE: limits of tansu 0.6.0 with this PostgreSQL 15 that Kafka clients run into, found with
+# rdkafka 0.39 (librdkafka 2.12.1):
+#   - ListOffsets for the latest offset under isolation.level=read_committed (librdkafka's default)
+#     fails, because its SQL has a subquery without an alias, which PostgreSQL accepts only from
+#     version 16 on. The broker logs "subquery in FROM must have an alias" and closes the
+#     connection, so fetch_watermarks and auto.offset.reset=latest fail with AllBrokersDown.
+#     Clients must set isolation.level=read_uncommitted.
+#   - Transactions do not work: the broker does not serve EndTxn, so commit_transaction fails.
+#   - DeleteTopics deletes every topic of the cluster, unless the trigger that
+#     create_tansu_schema adds stops it.
+#   - Topics are never created automatically: create them with the admin API.
+#   - A fetch waits the full fetch.wait.max.ms even when records arrive, so that setting is the
+#     consumer's delivery latency.
 
 set -euo pipefail
 
@@ -39,11 +55,13 @@ TANSU_RUST_LOG="${ONSALE_TANSU_RUST_LOG:-warn}"
 
 HOST=127.0.0.1
 REDIS_CLUSTER_NODE_COUNT=6
-# A primary counts as failed after this many milliseconds without an answer, and its replica
-# then takes over. Redis's default of 15000 would make failover tests wait 15 s or more.
+# A primary counts as failed after this many milliseconds without a reply, and its replica
+# then takes over. With Redis's default of 15000 a failover test would wait 15 s or more.
 REDIS_CLUSTER_NODE_TIMEOUT_MS=2000
 REDIS_CLUSTER_DIR="$STATE_DIR/redis-cluster"
 REDIS_CLUSTER_WAIT_SECONDS=60
+# A failover with the node timeout above takes about 5 s, so this leaves room for several.
+REDIS_CLUSTER_REPAIR_SECONDS=30
 
 PG_HOST=127.0.0.1
 PG_PORT=5432
@@ -71,14 +89,26 @@ redis_cluster_ports() {
     seq "$REDIS_CLUSTER_BASE_PORT" $((REDIS_CLUSTER_BASE_PORT + REDIS_CLUSTER_NODE_COUNT - 1))
 }
 
+# Succeeds when process $1 exists, is not a zombie, and its command name starts with $2. A
+# zombie counts as stopped: the process that reaps orphans on this kind of machine can take
+# seconds to do so.
+process_is_running() {
+    local pid="$1" name="$2" stat
+    [[ -n "$pid" ]] || return 1
+    stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
+    [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$name"* ]] || return 1
+    # The state letter follows the command name, which is in parentheses and may contain spaces.
+    [[ "${stat##*) }" != Z* ]]
+}
+
 # Succeeds when something accepts TCP connections on 127.0.0.1:$1.
 port_is_open() {
     (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
 }
 
 # ---------------------------------------------------------------------------------------------
-# Machine services: PostgreSQL and the standalone Redis. They are checked, never started by
-# this script, except that a stopped PostgreSQL cluster is started with pg_ctlcluster.
+# Machine services: PostgreSQL and the standalone Redis. This script checks them and never stops
+# them. It starts only a stopped PostgreSQL cluster, with pg_ctlcluster.
 # ---------------------------------------------------------------------------------------------
 
 postgres_is_ready() {
@@ -93,10 +123,10 @@ ensure_postgres() {
     local version
     version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
     if [[ -z "$version" ]]; then
-        die "PostgreSQL is not answering on $PG_HOST:$PG_PORT and /etc/postgresql lists no cluster to start"
+        die "PostgreSQL is not responding on $PG_HOST:$PG_PORT and /etc/postgresql lists no cluster to start"
     fi
 
-    log "PostgreSQL is not answering on $PG_HOST:$PG_PORT; starting cluster $version/main"
+    log "PostgreSQL is not responding on $PG_HOST:$PG_PORT; starting cluster $version/main"
     pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
         die "pg_ctlcluster $version main start failed; see /var/log/postgresql/"
 
@@ -107,14 +137,14 @@ ensure_postgres() {
         fi
         sleep 1
     done
-    die "PostgreSQL still not answering on $PG_HOST:$PG_PORT after 30 s"
+    die "PostgreSQL still not responding on $PG_HOST:$PG_PORT after 30 s; see /var/log/postgresql/"
 }
 
 check_standalone_redis() {
     local reply
-    reply="$(redis-cli -h "$HOST" -p "$STANDALONE_REDIS_PORT" ping 2>&1 || true)"
+    reply="$(timeout 5 redis-cli -h "$HOST" -p "$STANDALONE_REDIS_PORT" ping 2>&1 || true)"
     if [[ "$reply" != PONG ]]; then
-        die "the standalone Redis on $HOST:$STANDALONE_REDIS_PORT did not answer PING (reply: $reply); this script does not start it"
+        die "the standalone Redis on $HOST:$STANDALONE_REDIS_PORT did not reply PONG to PING (output: $reply); start it, because this script does not"
     fi
 }
 
@@ -138,6 +168,14 @@ ensure_database() {
 # Redis Cluster
 # ---------------------------------------------------------------------------------------------
 
+# Runs redis-cli against the node on port $1. The timeout keeps a hung node (for example one a
+# test put into DEBUG SLEEP) from blocking this script.
+redis_node_cli() {
+    local port="$1"
+    shift
+    timeout 5 redis-cli -h "$HOST" -p "$port" "$@"
+}
+
 redis_node_dir() {
     echo "$REDIS_CLUSTER_DIR/$1"
 }
@@ -150,30 +188,35 @@ redis_node_pid() {
 
     local pid
     pid="$(cat "$pid_file")"
-    if [[ -n "$pid" && -r "/proc/$pid/comm" && "$(cat "/proc/$pid/comm")" == redis-server* ]]; then
-        echo "$pid"
-        return 0
-    fi
-    return 1
+    process_is_running "$pid" redis-server || return 1
+    echo "$pid"
 }
 
-# Succeeds when every node answers, reports cluster_state:ok with all 16384 slots served, knows
-# all 6 nodes, and lists 3 primaries and 3 replicas with none flagged as failing.
+# Succeeds when every node responds, reports cluster_state:ok with all 16384 slots served and all
+# 6 nodes known, lists 3 primaries and 3 replicas with none flagged as failing, and every replica
+# is in sync with its primary.
 redis_cluster_is_healthy() {
-    local port info nodes
+    local port info nodes replication
     for port in $(redis_cluster_ports); do
-        info="$(redis-cli -h "$HOST" -p "$port" cluster info 2>/dev/null | tr -d '\r')" || return 1
+        info="$(redis_node_cli "$port" cluster info 2>/dev/null | tr -d '\r')" || return 1
         grep -qx 'cluster_state:ok' <<<"$info" || return 1
         grep -qx 'cluster_slots_ok:16384' <<<"$info" || return 1
         grep -qx "cluster_known_nodes:$REDIS_CLUSTER_NODE_COUNT" <<<"$info" || return 1
 
-        nodes="$(redis-cli -h "$HOST" -p "$port" cluster nodes 2>/dev/null)" || return 1
+        nodes="$(redis_node_cli "$port" cluster nodes 2>/dev/null)" || return 1
         # Node ids are hexadecimal, so these words can only match the flags column.
         if grep -Eq 'fail|handshake|noaddr' <<<"$nodes"; then
             return 1
         fi
         [[ "$(grep -c 'master' <<<"$nodes")" == 3 ]] || return 1
         [[ "$(grep -c 'slave' <<<"$nodes")" == 3 ]] || return 1
+
+        # A replica that has not finished its first sync does not fail over ("Disconnected from
+        # master for longer than allowed"), so a failover test right after start would hang.
+        replication="$(redis_node_cli "$port" info replication 2>/dev/null | tr -d '\r')" || return 1
+        if grep -qx 'role:slave' <<<"$replication" && ! grep -qx 'master_link_status:up' <<<"$replication"; then
+            return 1
+        fi
     done
     return 0
 }
@@ -184,6 +227,8 @@ start_redis_node() {
     dir="$(redis_node_dir "$port")"
     mkdir -p "$dir"
 
+    # --repl-diskless-sync-delay 0: a primary otherwise waits 5 s for more replicas before it
+    # starts the first full sync, which delays the healthy state by those 5 s.
     # --enable-debug-command local lets tests on this machine simulate a hung primary with
     # DEBUG SLEEP; the node accepts connections from 127.0.0.1 only.
     redis-server \
@@ -198,7 +243,9 @@ start_redis_node() {
         --cluster-node-timeout "$REDIS_CLUSTER_NODE_TIMEOUT_MS" \
         --save "" \
         --appendonly no \
-        --enable-debug-command local ||
+        --repl-diskless-sync-delay 0 \
+        --enable-debug-command local \
+        9>&- ||
         die "redis-server on port $port failed to start; see $dir/redis.log"
 }
 
@@ -207,7 +254,7 @@ stop_redis_cluster() {
     for port in $(redis_cluster_ports); do
         if pid="$(redis_node_pid "$port")"; then
             log "stopping Redis Cluster node $HOST:$port (pid $pid)"
-            redis-cli -h "$HOST" -p "$port" shutdown nosave >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+            redis_node_cli "$port" shutdown nosave >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
         fi
     done
 
@@ -235,14 +282,69 @@ wait_for_redis_cluster() {
     done
 }
 
+# Succeeds when the running node on port $1 lists the node on port $2 as a primary that owns
+# slots, or when node $1 does not reply, so that a caller waits rather than acts on no data.
+# Slot ranges follow the 8 fixed fields of a CLUSTER NODES line.
+redis_node_owns_slots() {
+    local nodes
+    nodes="$(redis_node_cli "$1" cluster nodes 2>/dev/null)" || return 0
+    awk -v address="$HOST:$2@" 'index($2, address) == 1 && $3 ~ /master/ && NF > 8 { found = 1 } END { exit !found }' <<<"$nodes"
+}
+
+# Restarts the stopped nodes of a cluster whose other nodes still run, and waits for it to become
+# healthy again. A restarted node keeps its nodes.conf, so it rejoins the cluster and the data on
+# the running primaries stays. This also covers a cluster in the middle of a failover, for example
+# one that a test started. Fails if no node runs, or if the cluster is still not healthy after
+# REDIS_CLUSTER_REPAIR_SECONDS.
+repair_redis_cluster() {
+    local port running=() stopped=()
+    for port in $(redis_cluster_ports); do
+        if redis_node_pid "$port" >/dev/null; then
+            running+=("$port")
+        elif [[ -f "$(redis_node_dir "$port")/nodes.conf" ]] && ! port_is_open "$port"; then
+            stopped+=("$port")
+        else
+            return 1
+        fi
+    done
+    ((${#running[@]} > 0)) || return 1
+
+    log "waiting up to ${REDIS_CLUSTER_REPAIR_SECONDS} s for the Redis Cluster to become healthy"
+    local deadline=$((SECONDS + REDIS_CLUSTER_REPAIR_SECONDS))
+
+    # A stopped primary comes back empty, because the nodes keep no data on disk. If it restarted
+    # while it still owned its slots, its replica would copy the empty data set, so it waits until
+    # its replica has taken the slots over.
+    for port in "${stopped[@]}"; do
+        while redis_node_owns_slots "${running[0]}" "$port"; do
+            ((SECONDS < deadline)) || return 1
+            sleep 0.2
+        done
+        log "restarting stopped Redis Cluster node $HOST:$port"
+        start_redis_node "$port"
+    done
+
+    until redis_cluster_is_healthy; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+    log "Redis Cluster healthy again"
+}
+
 start_redis_cluster() {
     if redis_cluster_is_healthy; then
         log "Redis Cluster already healthy on $HOST:$REDIS_CLUSTER_BASE_PORT-$((REDIS_CLUSTER_BASE_PORT + REDIS_CLUSTER_NODE_COUNT - 1))"
         return
     fi
 
-    # A cluster that is partly down or left over from an earlier run is rebuilt from scratch:
-    # the nodes keep no data, and a stale nodes.conf would make `--cluster create` refuse them.
+    if repair_redis_cluster; then
+        return
+    fi
+
+    # A cluster left over from an earlier run, or one that repair could not bring back, is rebuilt
+    # from scratch: the nodes keep no data, and a stale nodes.conf would make `--cluster create`
+    # reject them.
+    log "rebuilding the Redis Cluster; its data is lost"
     stop_redis_cluster
 
     local port
@@ -263,13 +365,13 @@ start_redis_cluster() {
     local attempt
     for port in $(redis_cluster_ports); do
         for attempt in $(seq 1 50); do
-            if [[ "$(redis-cli -h "$HOST" -p "$port" ping 2>/dev/null)" == PONG ]]; then
+            if [[ "$(redis_node_cli "$port" ping 2>/dev/null)" == PONG ]]; then
                 break
             fi
             sleep 0.1
         done
-        [[ "$(redis-cli -h "$HOST" -p "$port" ping 2>/dev/null)" == PONG ]] ||
-            die "Redis Cluster node $HOST:$port did not answer PING after 5 s; see $(redis_node_dir "$port")/redis.log"
+        [[ "$(redis_node_cli "$port" ping 2>/dev/null)" == PONG ]] ||
+            die "Redis Cluster node $HOST:$port did not reply to PING within 5 s; see $(redis_node_dir "$port")/redis.log"
     done
 
     local addresses=()
@@ -313,26 +415,31 @@ find_or_install_tansu() {
     fi
 
     if [[ -z "$tansu_bin" ]]; then
-        log "tansu not found; installing tansu $TANSU_VERSION with cargo (10-20 minutes on 2 cores)"
+        log "tansu not found; installing tansu $TANSU_VERSION with cargo install, a long build (an estimated 18 CPU-minutes)"
         cargo install tansu --version "$TANSU_VERSION" --features postgres,dynostore --locked >&2 ||
             die "cargo install tansu $TANSU_VERSION failed"
         tansu_bin="$HOME/.cargo/bin/tansu"
     fi
 
+    local version
+    version="$("$tansu_bin" --version 2>/dev/null | awk '{print $2}')"
+    if [[ "$version" != 0.6.* ]]; then
+        log "warning: $tansu_bin is version ${version:-unknown}, but the tables this script creates fit tansu 0.6"
+    fi
     if ! "$tansu_bin" --help 2>/dev/null | grep -q '^Storage engines:.*postgres'; then
         die "$tansu_bin was built without the postgres storage engine; reinstall with: cargo install tansu --version $TANSU_VERSION --features postgres,dynostore --locked --force"
     fi
     echo "$tansu_bin"
 }
 
-# Creates the tables that tansu 0.6's postgres storage engine reads and writes. tansu ships the
-# queries (tansu-storage 0.6.0, src/sql/*.sql and src/pg/*.sql) but not the tables, and the upstream
-# repository creates them from etc/initdb.d/010-schema.sql at the v0.6.0 tag in its Docker setup.
-# Column types follow what the engine binds and reads: int for ids and partitions, bigint for
-# offsets and producer ids, smallint for epochs and attributes, uuid, json, bytea. record.transaction_id
-# is compared with pg_snapshot_xmin() to hide records of uncommitted PostgreSQL transactions.
-# Every statement is "if not exists", so this runs on each start and keeps existing data.
-# NOTE: checked against tansu 0.6.0 only; another tansu version may need other columns.
+# Creates the tables that tansu 0.6's postgres storage engine reads and writes. tansu-storage
+# 0.6.0 ships its queries (src/sql/*.sql, src/pg/*.sql) but no tables, and upstream creates them in
+# its Docker setup from etc/initdb.d/010-schema.sql (tag v0.6.0). Column types match the Rust types
+# the engine binds and reads, because tokio-postgres rejects, for example, an i64 bound to an int.
+# The engine compares record.transaction_id with pg_snapshot_xmin() to hide records of PostgreSQL
+# transactions that are still open. Every statement is "if not exists", so each start runs this
+# and existing data stays.
+# NOTE: checked against tansu 0.6.0 only. Another tansu version may need other tables or columns.
 create_tansu_schema() {
     psql_run "$TANSU_DATABASE" <<'SQL'
 set client_min_messages = warning;
@@ -547,6 +654,25 @@ create table if not exists scram_credential (
     unique (cluster, username, mechanism)
 );
 
+-- tansu 0.6.0 deletes a topic with "delete from topic where topic.cluster in (...)", which
+-- matches every topic of the cluster, and the cascades above would then drop all their records
+-- and committed offsets. Before that statement the broker has already deleted the partitions
+-- (topition rows) of the topic being deleted, so this trigger skips every topic that still has
+-- partitions. A Kafka topic has at least one partition.
+create or replace function onsale_keep_topics_with_partitions() returns trigger
+language plpgsql as $$
+begin
+    if exists (select 1 from topition where topition.topic = old.id) then
+        return null;
+    end if;
+    return old;
+end;
+$$;
+
+create or replace trigger onsale_keep_topics_with_partitions
+before delete on topic
+for each row execute function onsale_keep_topics_with_partitions();
+
 commit;
 SQL
 }
@@ -557,17 +683,14 @@ tansu_pid() {
 
     local pid
     pid="$(cat "$TANSU_PID_FILE")"
-    if [[ -n "$pid" && -r "/proc/$pid/comm" && "$(cat "/proc/$pid/comm")" == tansu ]]; then
-        echo "$pid"
-        return 0
-    fi
-    return 1
+    process_is_running "$pid" tansu || return 1
+    echo "$pid"
 }
 
-# Succeeds when the broker answers a Metadata request, which also reads its PostgreSQL storage.
+# Succeeds when the broker serves a Metadata request, which also reads its PostgreSQL storage.
 # The port check comes first because `tansu topic list` retries a refused connection for about
 # 25 s before it gives up.
-tansu_answers() {
+tansu_is_serving() {
     local tansu_bin="$1"
     port_is_open "$KAFKA_PORT" || return 1
     timeout 5 "$tansu_bin" topic list --broker "tcp://$HOST:$KAFKA_PORT" >/dev/null 2>&1
@@ -579,11 +702,11 @@ start_kafka() {
 
     local pid
     if pid="$(tansu_pid)"; then
-        if tansu_answers "$tansu_bin"; then
+        if tansu_is_serving "$tansu_bin"; then
             log "Kafka broker (tansu) already running on $HOST:$KAFKA_PORT (pid $pid)"
             return
         fi
-        die "Kafka broker (tansu, pid $pid) runs but does not answer on $HOST:$KAFKA_PORT; see $TANSU_LOG_FILE, or run: $SCRIPT_PATH kafka-stop"
+        die "Kafka broker (tansu, pid $pid) is running but not responding on $HOST:$KAFKA_PORT; see $TANSU_LOG_FILE, or run: $SCRIPT_PATH kafka-stop"
     fi
 
     if port_is_open "$KAFKA_PORT"; then
@@ -601,23 +724,30 @@ start_kafka() {
     # setsid detaches the broker from the caller's session, so it keeps running after the shell
     # or test harness that called kafka-start exits. In a non-interactive shell the background job
     # is not a process group leader, so setsid execs in place and $! is the broker's pid.
-    RUST_LOG="$TANSU_RUST_LOG" setsid "$tansu_bin" broker \
+    # tansu also reads its options from environment variables, so the ones this script does not
+    # pass are unset: an OTEL_EXPORTER_OTLP_ENDPOINT left in the caller's environment would make
+    # the broker send telemetry to that host.
+    env -u OTEL_EXPORTER_OTLP_ENDPOINT -u SCHEMA_REGISTRY -u DATA_LAKE -u ICEBERG_CATALOG \
+        RUST_LOG="$TANSU_RUST_LOG" CLUSTER_ID=tansu_cluster \
+        setsid "$tansu_bin" broker \
         --listener-url "tcp://$HOST:$KAFKA_PORT" \
         --advertised-listener-url "tcp://$HOST:$KAFKA_PORT" \
         --storage-engine "$(tansu_storage_url)" \
-        </dev/null >>"$TANSU_LOG_FILE" 2>&1 &
+        </dev/null >>"$TANSU_LOG_FILE" 2>&1 9>&- &
     pid=$!
     echo "$pid" >"$TANSU_PID_FILE"
 
+    # Until setsid has exec'd the broker, the process's command name is bash, env or setsid, so
+    # the loop below checks only that the process is alive.
     local deadline=$((SECONDS + TANSU_WAIT_SECONDS))
-    until tansu_answers "$tansu_bin"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
+    until tansu_is_serving "$tansu_bin"; do
+        if ! process_is_running "$pid" ""; then
             rm -f "$TANSU_PID_FILE"
             tail -n 20 "$TANSU_LOG_FILE" >&2 || true
             die "Kafka broker (tansu) exited during startup; see $TANSU_LOG_FILE"
         fi
         if ((SECONDS >= deadline)); then
-            die "Kafka broker (tansu, pid $pid) not answering on $HOST:$KAFKA_PORT after ${TANSU_WAIT_SECONDS} s; see $TANSU_LOG_FILE"
+            die "Kafka broker (tansu, pid $pid) still not responding on $HOST:$KAFKA_PORT after ${TANSU_WAIT_SECONDS} s; see $TANSU_LOG_FILE"
         fi
         sleep 0.2
     done
@@ -641,10 +771,10 @@ stop_kafka() {
 
     local attempt
     for attempt in $(seq 1 $((TANSU_STOP_WAIT_SECONDS * 10))); do
-        kill -0 "$pid" 2>/dev/null || break
+        process_is_running "$pid" tansu || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if process_is_running "$pid" tansu; then
         log "Kafka broker (tansu, pid $pid) still running ${TANSU_STOP_WAIT_SECONDS} s after SIGINT; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
     fi
@@ -662,7 +792,7 @@ stop_kafka() {
 # ---------------------------------------------------------------------------------------------
 
 cmd_start() {
-    local started=$SECONDS
+    local started_ms=$((${EPOCHREALTIME/./} / 1000))
     mkdir -p "$STATE_DIR"
 
     ensure_postgres
@@ -670,7 +800,7 @@ cmd_start() {
     check_standalone_redis
     start_redis_cluster
     start_kafka
-    log "all services up in $((SECONDS - started)) s"
+    log "all services up in $((${EPOCHREALTIME/./} / 1000 - started_ms)) ms"
 }
 
 cmd_stop() {
@@ -689,7 +819,7 @@ cmd_status() {
         failures=$((failures + 1))
     fi
 
-    if [[ "$(redis-cli -h "$HOST" -p "$STANDALONE_REDIS_PORT" ping 2>/dev/null)" == PONG ]]; then
+    if [[ "$(timeout 5 redis-cli -h "$HOST" -p "$STANDALONE_REDIS_PORT" ping 2>/dev/null)" == PONG ]]; then
         echo "redis           up    $HOST:$STANDALONE_REDIS_PORT"
     else
         echo "redis           DOWN  $HOST:$STANDALONE_REDIS_PORT"
@@ -706,13 +836,13 @@ cmd_status() {
     local port
     for port in $(redis_cluster_ports); do
         local role
-        role="$(redis-cli -h "$HOST" -p "$port" role 2>/dev/null | head -n 1 || true)"
-        echo "  node $port      ${role:-not answering}"
+        role="$(redis_node_cli "$port" role 2>/dev/null | head -n 1 || true)"
+        echo "  node $port      ${role:-not responding}"
     done
 
     local pid tansu_bin
     tansu_bin="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
-    if pid="$(tansu_pid)" && tansu_answers "$tansu_bin"; then
+    if pid="$(tansu_pid)" && tansu_is_serving "$tansu_bin"; then
         echo "kafka (tansu)   up    $HOST:$KAFKA_PORT pid $pid"
     else
         echo "kafka (tansu)   DOWN  $HOST:$KAFKA_PORT"
@@ -735,7 +865,8 @@ Usage: $(basename "$SCRIPT_PATH") COMMAND
 
 Commands:
   start        check PostgreSQL and Redis on port $STANDALONE_REDIS_PORT, start the Redis Cluster and
-               the Kafka broker; does nothing for a service that is already healthy
+               the Kafka broker. A healthy service is left as it is. Stopped nodes of a running
+               cluster are restarted, and a cluster that cannot be repaired is rebuilt empty.
   stop         stop the Redis Cluster and the Kafka broker (never PostgreSQL or Redis on port $STANDALONE_REDIS_PORT)
   status       print the state of every service; exits 1 if any is down
   env          print export lines for the test suite: eval "\$($SCRIPT_PATH env)"
@@ -747,7 +878,8 @@ EOF
 }
 
 # Serializes the commands that start or stop services, so that two test binaries that call
-# this script at the same time do not start the same node twice.
+# this script at the same time do not start the same node twice. The servers are started with
+# file descriptor 9 closed, because a server that inherited it would hold the lock forever.
 take_lock() {
     mkdir -p "$STATE_DIR"
     exec 9>"$STATE_DIR/services.lock"

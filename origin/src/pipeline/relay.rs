@@ -33,6 +33,7 @@ impl OutboxRelay {
     pub fn new(config: &KafkaConfig, db: PgPool, wake: Arc<Notify>) -> anyhow::Result<Self> {
         let producer: FutureProducer = super::kafka::base_config(config)
             .set("acks", "all")
+            .set("enable.idempotence", "true")
             .set("linger.ms", "2")
             .set("message.timeout.ms", "15000")
             .create()?;
