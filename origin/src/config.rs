@@ -116,6 +116,10 @@ pub struct KafkaConfig {
     /// the event's bitmap is rebuilt from the hold store instead.
     #[arg(long = "kafka-message-timeout", env = "ONSALE_KAFKA_MESSAGE_TIMEOUT", default_value = "4s", value_parser = parse_duration)]
     pub message_timeout: Duration,
+    /// Most seat changes the producer buffers while Kafka is slow or down. A change that finds
+    /// the buffer full is dropped and its event's bitmap rebuilt from the hold store.
+    #[arg(long = "kafka-queue-max-messages", env = "ONSALE_KAFKA_QUEUE_MAX_MESSAGES", default_value_t = 200_000)]
+    pub queue_max_messages: u32,
 }
 
 /// Admission tokens.

@@ -76,7 +76,7 @@ impl SeatChangePublisher {
             // One acknowledgement is enough: a change lost after it is healed by a rebuild.
             .set("acks", "1")
             .set("linger.ms", "1")
-            .set("queue.buffering.max.messages", "200000")
+            .set("queue.buffering.max.messages", config.queue_max_messages.to_string())
             .set("message.timeout.ms", config.message_timeout.as_millis().to_string())
             .set("compression.type", "lz4")
             .create_with_context(context)?;

@@ -142,6 +142,7 @@ pub struct TestOptions {
     pub database_acquire_timeout: String,
     /// Connect the platform to PostgreSQL through a [`DatabaseProxy`] the test can cut.
     pub database_proxy: bool,
+    pub kafka_queue_max_messages: u32,
 }
 
 impl Default for TestOptions {
@@ -157,6 +158,7 @@ impl Default for TestOptions {
             database_max_connections: 10,
             database_acquire_timeout: "3s".into(),
             database_proxy: false,
+            kafka_queue_max_messages: 200_000,
         }
     }
 }
@@ -206,6 +208,7 @@ pub fn serve_args(database_url: &str, namespace: &str, options: &TestOptions) ->
         format!("--ticket-topic=test.tickets.{suffix}"),
         format!("--kafka-group-prefix=test.{suffix}"),
         "--kafka-partitions=2".to_owned(),
+        format!("--kafka-queue-max-messages={}", options.kafka_queue_max_messages),
         format!("--token-algorithm={}", options.token_algorithm),
         format!("--token-signing-key={key}"),
         format!("--session-secret={}", SigningKey::Hs256(vec![7; 32]).to_base64()),

@@ -148,3 +148,30 @@ async fn undelivered_change_is_healed_by_a_rebuild() {
     .await;
     assert_eq!(worker.rebuild(event).await.unwrap(), 0, "the rebuild left nothing to change");
 }
+
+#[tokio::test]
+async fn full_producer_queue_never_fails_a_hold() {
+    // No broker and room for one buffered message: every later change finds the queue full.
+    let app = TestApp::start_with(TestOptions {
+        kafka_brokers: "127.0.0.1:1".into(),
+        kafka_queue_max_messages: 1,
+        ..TestOptions::default()
+    })
+    .await;
+    let event = app.create_event(100).await;
+    let worker = app.start_notification_worker();
+    for i in 0..20u32 {
+        let fan = app.fan().await;
+        let response = app.hold(&fan, &app.token(&fan.fan_id, event), event, &[i * 2, i * 2 + 1]).await;
+        assert_eq!(response.status(), 201, "hold {i}");
+    }
+    let failed = app.state.publisher.counters().failed.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(failed >= 19, "only {failed} changes were refused by the full queue");
+    eventually(Duration::from_secs(10), "bitmap rebuilt with all 40 held seats", || async {
+        let raw = app.state.store.bitmap(event).await.unwrap().unwrap_or_default();
+        let bitmap = onsale_shared::SeatBitmap::from_bytes(100, &raw).unwrap();
+        (bitmap.count_unavailable() == 40).then_some(())
+    })
+    .await;
+    assert_eq!(worker.rebuild(event).await.unwrap(), 0);
+}
