@@ -143,7 +143,11 @@ fn verifier_public_key(issuer: &onsale_shared::token::TokenIssuer) -> Option<Str
 }
 
 /// Serves the router on `listener` until `shutdown` fires.
-pub async fn serve_http(listener: TcpListener, router: axum::Router, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve_http(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(http.address = %address, "serving HTTP");
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())

@@ -125,10 +125,11 @@ async fn load(db: &PgPool, id: EventId) -> Result<Option<Arc<EventInfo>>, sqlx::
         currency = currency.or(category_currency);
     }
 
-    let seat_category: Vec<i16> = sqlx::query_scalar("SELECT category FROM seats WHERE plan_id = $1 ORDER BY seat_index")
-        .bind(plan_id)
-        .fetch_all(db)
-        .await?;
+    let seat_category: Vec<i16> =
+        sqlx::query_scalar("SELECT category FROM seats WHERE plan_id = $1 ORDER BY seat_index")
+            .bind(plan_id)
+            .fetch_all(db)
+            .await?;
     let seat_category = seat_category.into_iter().map(|c| u16::try_from(c).unwrap_or(u16::MAX)).collect();
 
     Ok(Some(Arc::new(EventInfo::new(

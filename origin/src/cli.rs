@@ -3,10 +3,16 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{AuthConfig, DatabaseConfig, HttpConfig, KafkaConfig, RedisConfig, SaleConfig, TicketConfig, TokenConfig};
+use crate::config::{
+    AuthConfig, DatabaseConfig, HttpConfig, KafkaConfig, RedisConfig, SaleConfig, TicketConfig, TokenConfig,
+};
 
 #[derive(Debug, Parser)]
-#[command(name = "onsale", version, about = "Ticket onsales where demand dwarfs supply: waiting room, seat holds, orders, tickets")]
+#[command(
+    name = "onsale",
+    version,
+    about = "Ticket onsales where demand dwarfs supply: waiting room, seat holds, orders, tickets"
+)]
 pub struct Cli {
     /// Log output format.
     #[arg(long, env = "ONSALE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]

@@ -47,11 +47,8 @@ impl fmt::Display for Secret {
 /// Parses a duration in seconds, with an optional `ms` or `s` suffix.
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
     let s = input.trim();
-    let (number, millis) = if let Some(ms) = s.strip_suffix("ms") {
-        (ms, true)
-    } else {
-        (s.strip_suffix('s').unwrap_or(s), false)
-    };
+    let (number, millis) =
+        if let Some(ms) = s.strip_suffix("ms") { (ms, true) } else { (s.strip_suffix('s').unwrap_or(s), false) };
     let value: f64 = number
         .trim()
         .parse()
@@ -66,7 +63,11 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseConfig {
     /// PostgreSQL URL of EventDB and OrderDB.
-    #[arg(long = "database-url", env = "ONSALE_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/onsale")]
+    #[arg(
+        long = "database-url",
+        env = "ONSALE_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/onsale"
+    )]
     pub url: Secret,
     /// Maximum connections in this process's pool.
     #[arg(long = "database-max-connections", env = "ONSALE_DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
@@ -81,7 +82,12 @@ pub struct DatabaseConfig {
 pub struct RedisConfig {
     /// Redis node URLs, comma-separated. Several nodes, or one node of a cluster, select
     /// Redis Cluster; one standalone node selects a single Redis.
-    #[arg(long = "redis-url", env = "ONSALE_REDIS_URL", value_delimiter = ',', default_value = "redis://127.0.0.1:6379")]
+    #[arg(
+        long = "redis-url",
+        env = "ONSALE_REDIS_URL",
+        value_delimiter = ',',
+        default_value = "redis://127.0.0.1:6379"
+    )]
     pub urls: Vec<Secret>,
     /// Prefix of onsale's global Redis keys, so several deployments can share one Redis.
     #[arg(long = "redis-namespace", env = "ONSALE_REDIS_NAMESPACE", default_value = "onsale")]

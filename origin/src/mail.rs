@@ -66,10 +66,7 @@ pub struct QrPng {
 /// Renders `secret` as a black-on-white QR code PNG at error correction level M.
 pub fn render_qr_png(secret: &str) -> Result<QrPng, RenderError> {
     let code = QrCode::with_error_correction_level(secret.as_bytes(), EcLevel::M)?;
-    let image = code
-        .render::<image::Luma<u8>>()
-        .module_dimensions(QR_MODULE_PIXELS, QR_MODULE_PIXELS)
-        .build();
+    let image = code.render::<image::Luma<u8>>().module_dimensions(QR_MODULE_PIXELS, QR_MODULE_PIXELS).build();
     let mut png = Vec::new();
     image.write_to(&mut io::Cursor::new(&mut png), image::ImageFormat::Png)?;
     Ok(QrPng { png, side: image.width() })
@@ -94,12 +91,10 @@ pub fn build_ticket_message(email: &TicketEmail, from: &Mailbox, to: Mailbox) ->
     let qr = render_qr_png(&email.secret)?;
     let content_id = format!("qr-{}@{}", email.ticket, from.email.domain());
 
-    let html = MultiPart::related()
-        .singlepart(SinglePart::html(html_body(email, &content_id, qr.side)))
-        .singlepart(
-            Attachment::new_inline_with_name(content_id, format!("ticket-{}.png", email.ticket))
-                .body(qr.png, ContentType::parse("image/png").expect("image/png is a valid content type")),
-        );
+    let html = MultiPart::related().singlepart(SinglePart::html(html_body(email, &content_id, qr.side))).singlepart(
+        Attachment::new_inline_with_name(content_id, format!("ticket-{}.png", email.ticket))
+            .body(qr.png, ContentType::parse("image/png").expect("image/png is a valid content type")),
+    );
     let body = MultiPart::alternative().singlepart(SinglePart::plain(text_body(email))).multipart(html);
 
     let message = Message::builder()
@@ -160,7 +155,10 @@ fn text_body(email: &TicketEmail) -> String {
 fn html_body(email: &TicketEmail, content_id: &str, qr_side: u32) -> String {
     let event = escape_html(&email.event_name);
     let row = |label: &str, value: &str| {
-        format!("<tr><th align=\"left\" style=\"padding:2px 12px 2px 0\">{label}</th><td>{}</td></tr>\n", escape_html(value))
+        format!(
+            "<tr><th align=\"left\" style=\"padding:2px 12px 2px 0\">{label}</th><td>{}</td></tr>\n",
+            escape_html(value)
+        )
     };
     let mut details = String::new();
     details.push_str(&row("Date", &display_date(email)));

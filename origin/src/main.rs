@@ -26,13 +26,15 @@ async fn main() -> std::process::ExitCode {
             WorkerRole::Ticket(args) => app::run_ticket(args).await,
             WorkerRole::Expiry(args) => app::run_expiry(args).await,
         },
-        Command::Migrate(args) => async {
-            let pool = onsale_origin::db::connect(&args.database).await?;
-            onsale_origin::db::migrate(&pool).await?;
-            eprintln!("migrations applied");
-            Ok(())
+        Command::Migrate(args) => {
+            async {
+                let pool = onsale_origin::db::connect(&args.database).await?;
+                onsale_origin::db::migrate(&pool).await?;
+                eprintln!("migrations applied");
+                Ok(())
+            }
+            .await
         }
-        .await,
         Command::ImportPlan(args) => plan::run_import(args).await,
         Command::GenerateVenue(args) => plan::generate::run(args),
         Command::Seed(args) => seed::run(args).await,

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use futures::{StreamExt, TryStreamExt};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
+use futures::{StreamExt, TryStreamExt};
 use sqlx::PgPool;
 
 use onsale_shared::EventId;
@@ -224,10 +224,11 @@ pub async fn seed(db: &PgPool, options: &SeedOptions) -> anyhow::Result<SeedRepo
 
     // Then the plans of the venues that need events, several at once.
     let needs_plan: Vec<&VenueWork<'_>> = work.iter().filter(|venue| !venue.missing.is_empty()).collect();
-    let plans: Vec<ImportedPlan> = futures::stream::iter(needs_plan.iter().map(|venue| venue_plan_imported(db, options.plan_preset, venue)))
-        .buffered(PLANS_IN_FLIGHT)
-        .try_collect()
-        .await?;
+    let plans: Vec<ImportedPlan> =
+        futures::stream::iter(needs_plan.iter().map(|venue| venue_plan_imported(db, options.plan_preset, venue)))
+            .buffered(PLANS_IN_FLIGHT)
+            .try_collect()
+            .await?;
 
     // Then the events, in CSV order, so event ids follow the tour.
     for (venue, plan) in needs_plan.into_iter().zip(plans) {
@@ -322,9 +323,7 @@ pub fn venue_plan(preset: Preset, venue: &str, city: &str, capacity: Option<u32>
 /// FNV-1a, a hash whose output is fixed by its definition (unlike std's `DefaultHasher`), so a
 /// venue keeps its seed across Rust releases.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325, |hash: u64, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash: u64, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Price of a generated plan's category, in US cents. The tiers are illustrative, from 49 to
@@ -344,7 +343,12 @@ pub fn price_cents(category: &str) -> i64 {
 /// 19:00 local time on the date at the venue, in UTC, with the UTC offset in hours.
 pub fn start_time(date: &TourDate) -> anyhow::Result<(DateTime<Utc>, i32)> {
     if date.country != "US" {
-        bail!("{} at {}: only US dates are supported (country {:?}), because time zones come from US states", date.date, date.venue, date.country);
+        bail!(
+            "{} at {}: only US dates are supported (country {:?}), because time zones come from US states",
+            date.date,
+            date.venue,
+            date.country
+        );
     }
     let offset = us_utc_offset(&date.state, date.date)
         .with_context(|| format!("{} at {}: no time zone for state {:?}", date.date, date.venue, date.state))?;
@@ -361,11 +365,10 @@ pub fn start_time(date: &TourDate) -> anyhow::Result<(DateTime<Utc>, i32)> {
 /// show in the Florida panhandle or in El Paso would start an hour off.
 pub fn us_utc_offset(state: &str, date: NaiveDate) -> Option<i32> {
     let (standard, observes_dst) = match state {
-        "CT" | "DC" | "DE" | "FL" | "GA" | "IN" | "KY" | "MA" | "MD" | "ME" | "MI" | "NC" | "NH" | "NJ" | "NY" | "OH"
-        | "PA" | "RI" | "SC" | "VA" | "VT" | "WV" => (-5, true),
-        "AL" | "AR" | "IA" | "IL" | "KS" | "LA" | "MN" | "MO" | "MS" | "ND" | "NE" | "OK" | "SD" | "TN" | "TX" | "WI" => {
-            (-6, true)
-        }
+        "CT" | "DC" | "DE" | "FL" | "GA" | "IN" | "KY" | "MA" | "MD" | "ME" | "MI" | "NC" | "NH" | "NJ" | "NY"
+        | "OH" | "PA" | "RI" | "SC" | "VA" | "VT" | "WV" => (-5, true),
+        "AL" | "AR" | "IA" | "IL" | "KS" | "LA" | "MN" | "MO" | "MS" | "ND" | "NE" | "OK" | "SD" | "TN" | "TX"
+        | "WI" => (-6, true),
         "CO" | "ID" | "MT" | "NM" | "UT" | "WY" => (-7, true),
         "AZ" => (-7, false),
         "CA" | "NV" | "OR" | "WA" => (-8, true),

@@ -55,7 +55,8 @@ impl FanSessions {
 
     fn mac(&self, fan: &FanId) -> HmacSha256 {
         // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
-        let mut mac = HmacSha256::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac =
+            HmacSha256::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(b"onsale-fan-session\0");
         mac.update(fan.as_str().as_bytes());
         mac

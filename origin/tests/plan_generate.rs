@@ -82,10 +82,14 @@ fn front_rows_are_nearest_the_field() {
     let distance = |zone: &onsale_origin::plan::format::Zone, row: usize| {
         let row = &zone.rows[row];
         let position = row.position.unwrap();
-        let (x, y) = (zone.position.x + position.x + row.seats[0].position.x, zone.position.y + position.y + row.seats[0].position.y);
+        let (x, y) = (
+            zone.position.x + position.x + row.seats[0].position.x,
+            zone.position.y + position.y + row.seats[0].position.y,
+        );
         ((x - center.0).powi(2) + (y - center.1).powi(2)).sqrt()
     };
-    for zone in plan.zones.iter().filter(|zone| zone.rows.len() > 1 && !zone.zone_id.as_ref().unwrap().starts_with('F')) {
+    for zone in plan.zones.iter().filter(|zone| zone.rows.len() > 1 && !zone.zone_id.as_ref().unwrap().starts_with('F'))
+    {
         assert!(distance(zone, 0) < distance(zone, zone.rows.len() - 1), "{:?}", zone.name);
     }
 }
@@ -128,8 +132,22 @@ fn football_layout_keeps_every_section() {
 #[test]
 fn options_override_the_preset() {
     let spec = args(&[
-        "--preset", "small", "--sections", "6,9", "--rows", "2-3", "--seats", "4,5-6", "--stage", "west", "--floor-sections", "3",
-        "--seed", "7", "--name", "Test Park",
+        "--preset",
+        "small",
+        "--sections",
+        "6,9",
+        "--rows",
+        "2-3",
+        "--seats",
+        "4,5-6",
+        "--stage",
+        "west",
+        "--floor-sections",
+        "3",
+        "--seed",
+        "7",
+        "--name",
+        "Test Park",
     ])
     .spec()
     .unwrap();

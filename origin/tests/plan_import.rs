@@ -36,7 +36,10 @@ fn example_plan_parses() {
     assert_eq!(valid.seats.len(), 40);
     assert_eq!(valid.plan.categories.len(), 3);
     let first = &valid.seats[0];
-    assert_eq!((first.guid.as_str(), first.zone.as_str(), first.row.as_str(), first.number.as_str()), ("S-A-1", "Stalls", "A", "1"));
+    assert_eq!(
+        (first.guid.as_str(), first.zone.as_str(), first.row.as_str(), first.number.as_str()),
+        ("S-A-1", "Stalls", "A", "1")
+    );
     // Stalls at (120, 120) + row A at (30, 0) + seat 1 at (0, 0).
     assert_eq!((first.x, first.y), (150.0, 120.0));
     let last = &valid.seats[39];
@@ -318,7 +321,10 @@ async fn example_plan_imports_40_seats() {
     }
     assert_eq!(seats[0].2, "Stalls");
     assert_eq!((seats[0].3.as_str(), seats[0].4.as_str(), seats[0].7), ("A", "1", 0));
-    assert_eq!((seats[39].2.as_str(), seats[39].3.as_str(), seats[39].4.as_str(), seats[39].7), ("Balcony", "F", "8", 2));
+    assert_eq!(
+        (seats[39].2.as_str(), seats[39].3.as_str(), seats[39].4.as_str(), seats[39].7),
+        ("Balcony", "F", "8", 2)
+    );
     db.drop().await;
 }
 
@@ -382,12 +388,11 @@ async fn import_command_links_the_venue() {
         database: db.config(),
     };
     onsale_origin::plan::run_import(args).await.unwrap();
-    let (venue, city, region): (String, String, String) = sqlx::query_as(
-        "SELECT v.name, v.city, v.region FROM seating_plans p JOIN venues v ON v.id = p.venue_id",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let (venue, city, region): (String, String, String) =
+        sqlx::query_as("SELECT v.name, v.city, v.region FROM seating_plans p JOIN venues v ON v.id = p.venue_id")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!((venue.as_str(), city.as_str(), region.as_str()), ("Demo Hall", "Berlin", "BE"));
     db.drop().await;
 }

@@ -57,7 +57,10 @@ async fn browse_by_city_ignores_case() {
     assert_eq!(dates, ["2023-05-26", "2023-05-27", "2023-05-28"]);
     let first = &list.events[0];
     assert_eq!(first.name, "The Eras Tour | MetLife Stadium");
-    assert_eq!((first.venue.as_str(), first.city.as_str(), first.region.as_str(), first.country.as_str()), ("MetLife Stadium", "East Rutherford", "NJ", "US"));
+    assert_eq!(
+        (first.venue.as_str(), first.city.as_str(), first.region.as_str(), first.country.as_str()),
+        ("MetLife Stadium", "East Rutherford", "NJ", "US")
+    );
     assert!(first.seat_count > 0);
 
     let nowhere = browse(&db, "city=Springfield").await;
@@ -149,7 +152,10 @@ async fn detail_lists_prices_in_plan_order() {
     assert_eq!(detail.summary, event);
     assert_eq!(detail.max_seats_per_order, 8);
     let prices: Vec<(&str, i64)> = detail.categories.iter().map(|c| (c.key.as_str(), c.price_cents)).collect();
-    assert_eq!(prices, [("Floor", 44_900), ("Lower Bowl", 24_900), ("Club", 34_900), ("Mezzanine", 14_900), ("Upper Bowl", 4_900)]);
+    assert_eq!(
+        prices,
+        [("Floor", 44_900), ("Lower Bowl", 24_900), ("Club", 34_900), ("Mezzanine", 14_900), ("Upper Bowl", 4_900)]
+    );
     assert!(detail.categories.iter().all(|c| c.currency == "USD" && c.color.is_some()));
 
     let again = search::event_detail(&db.pool, event.id, 8, &if_none_match(&etag)).await.unwrap();

@@ -53,7 +53,10 @@ async fn seed_loads_every_date_once() {
     assert_eq!(db.count("SELECT count(*) FROM venues").await, 20);
     assert_eq!(db.count("SELECT count(DISTINCT plan_id) FROM events").await, 20);
     assert_eq!(
-        db.count("SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM event_categories c WHERE c.event_id = e.id)").await,
+        db.count(
+            "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM event_categories c WHERE c.event_id = e.id)"
+        )
+        .await,
         0,
         "every event has prices"
     );
@@ -91,7 +94,10 @@ async fn seeded_events_start_at_seven_pm_local() {
     .unwrap();
     let (name, city, local_date, starts_at, venue, region, country) = &rows[0];
     assert_eq!(name, "The Eras Tour | MetLife Stadium");
-    assert_eq!((city.as_str(), venue.as_str(), region.as_str(), country.as_str()), ("East Rutherford", "MetLife Stadium", "NJ", "US"));
+    assert_eq!(
+        (city.as_str(), venue.as_str(), region.as_str(), country.as_str()),
+        ("East Rutherford", "MetLife Stadium", "NJ", "US")
+    );
     assert_eq!(local_date.to_string(), "2023-05-26");
     // 19:00 EDT (UTC-4).
     assert_eq!(starts_at.to_rfc3339(), "2023-05-26T23:00:00+00:00");

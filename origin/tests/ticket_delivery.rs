@@ -25,7 +25,8 @@ fn file_worker(db: &TestDatabase, dir: &std::path::Path) -> TicketWorker {
 }
 
 fn smtp_worker(db: &TestDatabase, smtp: &FakeSmtp) -> TicketWorker {
-    TicketWorker::from_config(&ticket_config(&temporary_mail_dir(), Some(smtp.url())), db.pool.clone()).expect("SMTP worker")
+    TicketWorker::from_config(&ticket_config(&temporary_mail_dir(), Some(smtp.url())), db.pool.clone())
+        .expect("SMTP worker")
 }
 
 #[tokio::test]
@@ -49,7 +50,8 @@ async fn qr_code_verifies_and_matches_ticket() {
     for message in &fixture.tickets {
         let raw = std::fs::read(dir.join(mail::eml_file_name(message.ticket_id))).unwrap();
         let secret = qr_text_from_email(&raw);
-        let claims = verify_ticket(&signing_key().verifying_key(), &secret).expect("QR secret verifies with the public key");
+        let claims =
+            verify_ticket(&signing_key().verifying_key(), &secret).expect("QR secret verifies with the public key");
         assert_eq!(claims.ticket, message.ticket_id);
         assert_eq!(claims.event, fixture.event);
         assert_eq!(claims.seat, message.seat);
@@ -164,7 +166,8 @@ async fn concurrent_handlers_send_once() {
     // Both workers process every message to the end, at the same time.
     let shutdown = CancellationToken::new();
     for message in &fixture.tickets {
-        let (first_done, second_done) = tokio::join!(first.process(message, &shutdown), second.process(message, &shutdown));
+        let (first_done, second_done) =
+            tokio::join!(first.process(message, &shutdown), second.process(message, &shutdown));
         assert!(first_done);
         assert!(second_done);
     }

@@ -26,7 +26,8 @@ use onsale_origin::workers::ticket;
 use onsale_shared::TicketId;
 
 use ticket_support::{
-    FakeSmtp, Fixture, TestDatabase, eml_files, eventually, insert_order, random_suffix, temporary_mail_dir, ticket_args,
+    FakeSmtp, Fixture, TestDatabase, eml_files, eventually, insert_order, random_suffix, temporary_mail_dir,
+    ticket_args,
 };
 
 const SEATS: [u32; 6] = [0, 1, 2, 3, 4, 5];
@@ -140,7 +141,8 @@ async fn replayed_topic_writes_no_second_file() {
         &db.pool,
         topic_end,
         async || {
-            eml_files(&dir).len() == tickets.len() && emailed_at_of_all(&db.pool, &tickets).await.iter().all(Option::is_some)
+            eml_files(&dir).len() == tickets.len()
+                && emailed_at_of_all(&db.pool, &tickets).await.iter().all(Option::is_some)
         },
         "an .eml file for every ticket",
     )
@@ -227,7 +229,8 @@ async fn smtp_outage_holds_back_offsets() {
 
     // A restarted worker in the same group resumes at the first unsent ticket.
     smtp.fail_with(None);
-    run_until_done(&args, &db.pool, topic_end, async || smtp.received().len() >= tickets.len(), "every ticket sent").await;
+    run_until_done(&args, &db.pool, topic_end, async || smtp.received().len() >= tickets.len(), "every ticket sent")
+        .await;
     assert_eq!(smtp.received().len(), tickets.len());
     assert!(emailed_at_of_all(&db.pool, &tickets).await.iter().all(Option::is_some));
 }

@@ -249,7 +249,8 @@ mod tests {
     fn queue_status_is_tagged() {
         let json = serde_json::to_value(QueueStatus::NotOpen).unwrap();
         assert_eq!(json, serde_json::json!({"state": "not_open"}));
-        let queued = QueueStatus::Queued { position: 3, ahead: 2, eta_seconds: Some(1), admission_rate: 5000.0, paused: false };
+        let queued =
+            QueueStatus::Queued { position: 3, ahead: 2, eta_seconds: Some(1), admission_rate: 5000.0, paused: false };
         let back: QueueStatus = serde_json::from_value(serde_json::to_value(&queued).unwrap()).unwrap();
         assert_eq!(back, queued);
     }

@@ -30,10 +30,7 @@ impl SeatBitmap {
 
     /// A bitmap with every seat free.
     pub fn all_free(seat_count: u32) -> Self {
-        Self {
-            seat_count,
-            bytes: vec![0; Self::byte_len(seat_count)],
-        }
+        Self { seat_count, bytes: vec![0; Self::byte_len(seat_count)] }
     }
 
     /// Reads a bitmap as Redis stores it. Redis trims nothing but only grows the string up to the
@@ -93,9 +90,7 @@ impl SeatBitmap {
 
     /// Free seat indexes, in order.
     pub fn free_seats(&self) -> impl Iterator<Item = SeatIndex> + '_ {
-        (0..self.seat_count)
-            .filter_map(|i| SeatIndex::new(i).ok())
-            .filter(|s| !self.is_unavailable(*s))
+        (0..self.seat_count).filter_map(|i| SeatIndex::new(i).ok()).filter(|s| !self.is_unavailable(*s))
     }
 }
 

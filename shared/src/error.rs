@@ -133,13 +133,7 @@ impl ErrorBody {
     }
 
     pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            error: ErrorDetail {
-                code,
-                message: message.into(),
-                details: serde_json::Value::Null,
-            },
-        }
+        Self { error: ErrorDetail { code, message: message.into(), details: serde_json::Value::Null } }
     }
 
     pub fn details(mut self, details: serde_json::Value) -> Self {

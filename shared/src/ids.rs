@@ -62,9 +62,7 @@ impl FromStr for EventId {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || s.len() > 19 {
             return Err(IdError::new("event id", s, "must be a positive integer"));
         }
-        let value = s
-            .parse::<i64>()
-            .map_err(|_| IdError::new("event id", s, "must be at most 9223372036854775807"))?;
+        let value = s.parse::<i64>().map_err(|_| IdError::new("event id", s, "must be at most 9223372036854775807"))?;
         Self::new(value)
     }
 }

@@ -119,10 +119,7 @@ pub struct KeyError(pub String);
 /// Decodes standard or URL-safe base64, with or without padding.
 pub fn decode_base64(input: &str) -> Option<Vec<u8>> {
     let trimmed = input.trim();
-    STANDARD
-        .decode(trimmed)
-        .ok()
-        .or_else(|| URL_SAFE_NO_PAD.decode(trimmed.trim_end_matches('=')).ok())
+    STANDARD.decode(trimmed).ok().or_else(|| URL_SAFE_NO_PAD.decode(trimmed.trim_end_matches('=')).ok())
 }
 
 fn decode_key_bytes<const N: usize>(what: &str, encoded: &str) -> Result<[u8; N], KeyError> {
@@ -402,7 +399,8 @@ pub fn bearer_token(header_value: &[u8]) -> Result<&str, TokenError> {
     if header_value.len() > MAX_TOKEN_LEN + 7 {
         return Err(TokenError::Malformed("authorization header is too long"));
     }
-    let value = std::str::from_utf8(header_value).map_err(|_| TokenError::Malformed("authorization header is not UTF-8"))?;
+    let value =
+        std::str::from_utf8(header_value).map_err(|_| TokenError::Malformed("authorization header is not UTF-8"))?;
     // HTTP stacks trim trailing whitespace, so "Bearer " arrives as "Bearer": a scheme without a token.
     if value.trim().eq_ignore_ascii_case("bearer") {
         return Err(TokenError::Missing);

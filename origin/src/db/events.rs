@@ -175,10 +175,7 @@ pub async fn plan_category_keys(db: &PgPool, plan_id: i64) -> Result<Vec<String>
 
 /// Reads the start times of the events already at a venue.
 pub async fn event_starts_at_venue(db: &PgPool, venue_id: i64) -> Result<Vec<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT starts_at FROM events WHERE venue_id = $1")
-        .bind(venue_id)
-        .fetch_all(db)
-        .await
+    sqlx::query_scalar("SELECT starts_at FROM events WHERE venue_id = $1").bind(venue_id).fetch_all(db).await
 }
 
 /// An event to create.
@@ -262,7 +259,8 @@ pub struct EventFilter {
 
 type SummaryRow = (i64, String, DateTime<Utc>, NaiveDate, String, String, String, String, i32);
 
-const SUMMARY_SELECT: &str = "SELECT e.id, e.name, e.starts_at, e.local_date, v.name, e.city, v.region, v.country, p.seat_count
+const SUMMARY_SELECT: &str =
+    "SELECT e.id, e.name, e.starts_at, e.local_date, v.name, e.city, v.region, v.country, p.seat_count
      FROM events e
      JOIN venues v ON v.id = e.venue_id
      JOIN seating_plans p ON p.id = e.plan_id";
@@ -391,8 +389,8 @@ pub async fn seat_map(db: &PgPool, event: EventId) -> Result<Option<SeatMap>, sq
         let Some(current_zone) = zones.last_mut() else {
             continue;
         };
-        let continues_row = next_index == Some(seat_index)
-            && current_zone.rows.last().is_some_and(|last| last.number == row);
+        let continues_row =
+            next_index == Some(seat_index) && current_zone.rows.last().is_some_and(|last| last.number == row);
         if continues_row {
             if let Some(current_row) = current_zone.rows.last_mut() {
                 current_row.seats.push(seat);

@@ -46,15 +46,18 @@ pub async fn insert_order(db: &PgPool, order: &NewOrder<'_>) -> Result<(), Inser
         Ok(()) => Ok(()),
         Err(err) if is_unique_violation(&err, "order_seats_one_sale_per_seat") => {
             let seats: Vec<i32> = order.seats.iter().map(|(seat, _)| seat.get() as i32).collect();
-            let sold: Vec<(i32, Uuid)> =
-                sqlx::query_as("SELECT seat_index, order_id FROM order_seats WHERE event_id = $1 AND seat_index = ANY($2)")
-                    .bind(order.event.get())
-                    .bind(&seats)
-                    .fetch_all(db)
-                    .await?;
+            let sold: Vec<(i32, Uuid)> = sqlx::query_as(
+                "SELECT seat_index, order_id FROM order_seats WHERE event_id = $1 AND seat_index = ANY($2)",
+            )
+            .bind(order.event.get())
+            .bind(&seats)
+            .fetch_all(db)
+            .await?;
             Err(InsertOrderError::SeatSold(
                 sold.into_iter()
-                    .filter_map(|(seat, id)| Some((SeatIndex::new(u32::try_from(seat).ok()?).ok()?, OrderId::from_uuid(id))))
+                    .filter_map(|(seat, id)| {
+                        Some((SeatIndex::new(u32::try_from(seat).ok()?).ok()?, OrderId::from_uuid(id)))
+                    })
                     .collect(),
             ))
         }
@@ -112,8 +115,13 @@ async fn write_order(db: &PgPool, order: &NewOrder<'_>) -> Result<(), sqlx::Erro
         .iter()
         .zip(&order.seats)
         .map(|(ticket, (seat, _))| {
-            serde_json::to_value(TicketMessage { ticket_id: *ticket, order_id: order.id, event_id: order.event, seat: *seat })
-                .unwrap_or_default()
+            serde_json::to_value(TicketMessage {
+                ticket_id: *ticket,
+                order_id: order.id,
+                event_id: order.event,
+                seat: *seat,
+            })
+            .unwrap_or_default()
         })
         .collect();
     sqlx::query(

@@ -28,7 +28,8 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let expected = state.admin_token.as_ref().ok_or_else(|| {
-            ApiError::new(ErrorCode::AdminUnauthorized).message("The operator API is off: no admin token is configured.")
+            ApiError::new(ErrorCode::AdminUnauthorized)
+                .message("The operator API is off: no admin token is configured.")
         })?;
         let presented = parts
             .headers
@@ -82,7 +83,11 @@ async fn control_queue(
     collect_stats(&state, event).await.map(axum::Json)
 }
 
-async fn stats(State(state): State<AppState>, _operator: Operator, EventPath(event): EventPath) -> ApiResult<axum::Json<EventStats>> {
+async fn stats(
+    State(state): State<AppState>,
+    _operator: Operator,
+    EventPath(event): EventPath,
+) -> ApiResult<axum::Json<EventStats>> {
     collect_stats(&state, event).await.map(axum::Json)
 }
 

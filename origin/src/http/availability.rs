@@ -52,7 +52,11 @@ fn etag_of(bytes: &[u8]) -> String {
     format!("\"b{}\"", hex::encode(&digest[..16]))
 }
 
-async fn availability(State(state): State<AppState>, EventPath(event): EventPath, headers: HeaderMap) -> ApiResult<Response> {
+async fn availability(
+    State(state): State<AppState>,
+    EventPath(event): EventPath,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let info = state
         .catalog
         .event(event)

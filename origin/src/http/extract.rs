@@ -147,10 +147,7 @@ impl FromRequestParts<AppState> for Admitted {
         let Caller(fan) = Caller::from_request_parts(parts, state).await?;
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| token_error(TokenError::Missing))?;
         let token = bearer_token(header.as_bytes()).map_err(token_error)?;
-        let admission = state
-            .verifier
-            .verify_for(token, event, Some(&fan), state.clock.now())
-            .map_err(token_error)?;
+        let admission = state.verifier.verify_for(token, event, Some(&fan), state.clock.now()).map_err(token_error)?;
         Ok(Admitted { fan, event, admission })
     }
 }

@@ -87,16 +87,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(|path| path.as_str().to_owned())
-                    .unwrap_or_else(|| "unmatched".to_owned());
-                tracing::info_span!("request", http.method = %request.method(), http.route = %route)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|path| path.as_str().to_owned())
+                .unwrap_or_else(|| "unmatched".to_owned());
+            tracing::info_span!("request", http.method = %request.method(), http.route = %route)
+        }))
         .with_state(state)
 }
 

@@ -57,7 +57,11 @@ fn status_from(outcome: StatusOutcome, meta: Option<&QueueMeta>) -> QueueStatus 
 
 /// Joins the event's queue. Idempotent per fan: joining again returns the same place, or the
 /// token once admitted.
-async fn join(State(state): State<AppState>, EventPath(event): EventPath, Caller(fan): Caller) -> ApiResult<axum::Json<QueueStatus>> {
+async fn join(
+    State(state): State<AppState>,
+    EventPath(event): EventPath,
+    Caller(fan): Caller,
+) -> ApiResult<axum::Json<QueueStatus>> {
     ensure_event(&state, event).await?;
     let outcome = state.store.join(event, &fan, state.default_queue_state()).await?;
     if state.sale.auto_open_queues {
@@ -74,7 +78,11 @@ async fn join(State(state): State<AppState>, EventPath(event): EventPath, Caller
 }
 
 /// The fan's place, or the token once admitted (fetchable again until it expires).
-async fn status(State(state): State<AppState>, EventPath(event): EventPath, Caller(fan): Caller) -> ApiResult<axum::Json<QueueStatus>> {
+async fn status(
+    State(state): State<AppState>,
+    EventPath(event): EventPath,
+    Caller(fan): Caller,
+) -> ApiResult<axum::Json<QueueStatus>> {
     ensure_event(&state, event).await?;
     let outcome = state.store.queue_status(event, &fan, state.default_queue_state()).await?;
     let meta = state.queue_watch.latest(event);

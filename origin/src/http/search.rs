@@ -90,7 +90,11 @@ pub fn parse_browse_query(uri: &Uri) -> ApiResult<EventFilter> {
     let mut filter = EventFilter { limit: DEFAULT_LIMIT, ..EventFilter::default() };
     if let Some(city) = params.get("city").map(|city| city.trim()).filter(|city| !city.is_empty()) {
         if city.chars().count() > MAX_CITY_CHARS || city.chars().any(char::is_control) {
-            return Err(ApiError::invalid("city", city, format!("expected a city name of at most {MAX_CITY_CHARS} characters")));
+            return Err(ApiError::invalid(
+                "city",
+                city,
+                format!("expected a city name of at most {MAX_CITY_CHARS} characters"),
+            ));
         }
         filter.city = Some(city.to_owned());
     }
@@ -130,7 +134,12 @@ fn event_not_found(event: EventId) -> ApiError {
 }
 
 /// `GET /events/{event_id}`: the event with its priced categories.
-pub async fn event_detail(db: &PgPool, event: EventId, max_seats_per_order: u32, headers: &HeaderMap) -> ApiResult<Response> {
+pub async fn event_detail(
+    db: &PgPool,
+    event: EventId,
+    max_seats_per_order: u32,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let summary = events::event_summary(db, event).await?.ok_or_else(|| event_not_found(event))?;
     let categories = events::event_prices(db, event).await?;
     let detail = EventDetail { summary, categories, max_seats_per_order };
@@ -224,7 +233,8 @@ impl SeatMapCache {
             let fresh = entries.get(&key).is_some_and(|entry| entry.loaded_at.elapsed() < SEAT_MAP_TTL);
             if !fresh {
                 make_room(&mut entries);
-                entries.insert(key.clone(), SeatMapEntry { loaded_at: Instant::now(), cell: Arc::new(OnceCell::new()) });
+                entries
+                    .insert(key.clone(), SeatMapEntry { loaded_at: Instant::now(), cell: Arc::new(OnceCell::new()) });
             }
             entries.get(&key).map(|entry| entry.cell.clone())
         };

@@ -111,8 +111,9 @@ async fn hold(
         }
         HoldOutcome::NonceUsed => Err(ApiError::new(ErrorCode::AdmissionTokenUsed)
             .message("This admission already backs a hold or an order. Release the hold to pick other seats.")),
-        HoldOutcome::Unavailable(taken) => Err(ApiError::new(ErrorCode::SeatUnavailable)
-            .details(serde_json::json!({ "seats": taken }))),
+        HoldOutcome::Unavailable(taken) => {
+            Err(ApiError::new(ErrorCode::SeatUnavailable).details(serde_json::json!({ "seats": taken })))
+        }
     }
 }
 
@@ -133,7 +134,9 @@ async fn release(State(state): State<AppState>, admitted: Admitted, HoldPath(hol
             tracing::debug!(event.id = %admitted.event, hold.id = %hold, "hold released");
             Ok(StatusCode::NO_CONTENT)
         }
-        ReleaseOutcome::NotFound => Err(ApiError::new(ErrorCode::HoldNotFound).details(serde_json::json!({ "hold_id": hold }))),
+        ReleaseOutcome::NotFound => {
+            Err(ApiError::new(ErrorCode::HoldNotFound).details(serde_json::json!({ "hold_id": hold })))
+        }
     }
 }
 
@@ -141,7 +144,11 @@ fn check_email(email: &str) -> ApiResult<()> {
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
         });
     if valid { Ok(()) } else { Err(ApiError::invalid("email", email, "expected an address such as fan@example.com")) }
 }
@@ -242,7 +249,9 @@ async fn confirm(
         Ok(versions) => state.publisher.publish(&SeatChangeMessage::new(event, ChangeCause::Sale, &versions)),
         // The order is committed, which is what counts. The expiry worker checks OrderDB before it
         // frees the claimed seats, and marks them sold then.
-        Err(err) => tracing::error!(event.id = %event, order.id = %order_id, cause = %err, "marking sold seats in Redis failed"),
+        Err(err) => {
+            tracing::error!(event.id = %event, order.id = %order_id, cause = %err, "marking sold seats in Redis failed")
+        }
     }
 
     let view = orders::order_view(&state.db, order_id, &admitted.fan)
@@ -304,7 +313,9 @@ impl Refund<'_> {
             // NOTE: a refund that fails here is logged for the payments team; no automatic retry yet.
             tracing::error!(event.id = %self.event, hold.id = %self.hold, cause = %err, reason, "refund failed");
         }
-        let recorded = orders::record_refund(&self.state.db, self.payment_ref, self.event, self.hold, self.amount_cents, reason).await;
+        let recorded =
+            orders::record_refund(&self.state.db, self.payment_ref, self.event, self.hold, self.amount_cents, reason)
+                .await;
         if let Err(err) = recorded {
             tracing::error!(event.id = %self.event, hold.id = %self.hold, cause = %err, reason, "recording a refund failed");
         }
@@ -313,7 +324,11 @@ impl Refund<'_> {
 }
 
 /// An order of the calling fan.
-async fn order(State(state): State<AppState>, Caller(fan): Caller, OrderPath(order): OrderPath) -> ApiResult<axum::Json<OrderView>> {
+async fn order(
+    State(state): State<AppState>,
+    Caller(fan): Caller,
+    OrderPath(order): OrderPath,
+) -> ApiResult<axum::Json<OrderView>> {
     orders::order_view(&state.db, order, &fan)
         .await?
         .map(axum::Json)

@@ -81,7 +81,12 @@ impl SeatChangePublisher {
             .set("compression.type", "lz4")
             .create_with_context(context)?;
         tokio::spawn(flag_failed_bitmaps(failed_rx, store));
-        Ok(Self { producer: Arc::new(producer), topic: config.seat_topic.as_str().into(), counters, failed_events: failed_tx })
+        Ok(Self {
+            producer: Arc::new(producer),
+            topic: config.seat_topic.as_str().into(),
+            counters,
+            failed_events: failed_tx,
+        })
     }
 
     /// Queues a message for delivery without waiting.

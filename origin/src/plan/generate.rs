@@ -19,7 +19,9 @@ use anyhow::{Context, bail};
 use clap::ValueEnum;
 
 use super::bowl::{Side, Track};
-use super::format::{Area, AreaShape, AreaText, Category, Plan, Position, Rectangle, Row, RowNumberPosition, Seat, Size, Zone};
+use super::format::{
+    Area, AreaShape, AreaText, Category, Plan, Position, Rectangle, Row, RowNumberPosition, Seat, Size, Zone,
+};
 
 /// Distance between seat centers along a row, in canvas pixels.
 const SEAT_PITCH: f64 = 10.0;
@@ -180,7 +182,11 @@ impl StadiumSpec {
         }
         for (i, tier) in self.tiers.iter().enumerate() {
             if !(1..=99).contains(&tier.sections) {
-                return Err(format!("tier {} has {} sections; section ids <tier><nn> allow 1 to 99", i + 1, tier.sections));
+                return Err(format!(
+                    "tier {} has {} sections; section ids <tier><nn> allow 1 to 99",
+                    i + 1,
+                    tier.sections
+                ));
             }
         }
         if let Some(floor) = &self.floor {
@@ -476,7 +482,12 @@ impl<'a> Builder<'a> {
                         .collect(),
                 })
                 .collect();
-            sections.push(GeneratedSection { name: format!("Floor {}", i + 1), id, category: "Floor", rows: section_rows });
+            sections.push(GeneratedSection {
+                name: format!("Floor {}", i + 1),
+                id,
+                category: "Floor",
+                rows: section_rows,
+            });
         }
         sections
     }
@@ -583,15 +594,18 @@ impl<'a> Builder<'a> {
     }
 
     fn section_zone(&mut self, section: GeneratedSection, shift: (f64, f64)) -> Zone {
-        let anchor = section.rows.first().and_then(|row| row.seats.first()).map(|seat| (seat.x, seat.y)).unwrap_or_default();
+        let anchor =
+            section.rows.first().and_then(|row| row.seats.first()).map(|seat| (seat.x, seat.y)).unwrap_or_default();
         let zone_position = Position { x: round2(anchor.0 + shift.0), y: round2(anchor.1 + shift.1) };
         let rows = section
             .rows
             .into_iter()
             .map(|row| {
                 let first = row.seats.first().map(|seat| (seat.x, seat.y)).unwrap_or(anchor);
-                let row_position =
-                    Position { x: round2(first.0 + shift.0 - zone_position.x), y: round2(first.1 + shift.1 - zone_position.y) };
+                let row_position = Position {
+                    x: round2(first.0 + shift.0 - zone_position.x),
+                    y: round2(first.1 + shift.1 - zone_position.y),
+                };
                 let seats = row
                     .seats
                     .into_iter()
@@ -705,7 +719,10 @@ impl GenerateVenueArgs {
         };
 
         let tier_count = self.sections.as_ref().map_or(spec.tiers.len(), Vec::len);
-        let per_tier = |values: &Option<Vec<CountRange>>, option: &str, tier: usize| -> anyhow::Result<Option<CountRange>> {
+        let per_tier = |values: &Option<Vec<CountRange>>,
+                        option: &str,
+                        tier: usize|
+         -> anyhow::Result<Option<CountRange>> {
             match values.as_deref() {
                 None => Ok(None),
                 Some([one]) => Ok(Some(*one)),
@@ -725,9 +742,11 @@ impl GenerateVenueArgs {
         }
         spec.tiers = tiers;
 
-        let default_floor = StadiumSpec::preset(self.preset)
-            .floor
-            .unwrap_or(FloorSpec { sections: 4, rows: CountRange::new(20, 25), seats: CountRange::new(24, 30) });
+        let default_floor = StadiumSpec::preset(self.preset).floor.unwrap_or(FloorSpec {
+            sections: 4,
+            rows: CountRange::new(20, 25),
+            seats: CountRange::new(24, 30),
+        });
         match self.floor_sections {
             Some(0) => spec.floor = None,
             Some(sections) => spec.floor = Some(FloorSpec { sections, ..spec.floor.clone().unwrap_or(default_floor) }),

@@ -64,7 +64,11 @@ pub async fn import_plan(db: &PgPool, bytes: &[u8], venue_id: Option<i64>) -> Re
 }
 
 /// Imports a checked plan, or returns the plan already imported from the same bytes.
-pub async fn import_prepared(db: &PgPool, prepared: &PreparedPlan, venue_id: Option<i64>) -> Result<ImportedPlan, ImportError> {
+pub async fn import_prepared(
+    db: &PgPool,
+    prepared: &PreparedPlan,
+    venue_id: Option<i64>,
+) -> Result<ImportedPlan, ImportError> {
     if let Some(existing) = events::find_plan_by_sha256(db, &prepared.sha256).await? {
         return Ok(existing_plan(db, existing).await?);
     }
@@ -114,9 +118,7 @@ async fn insert_valid_plan(
     let Some(plan_id) = events::insert_plan(&mut tx, &new_plan).await? else {
         // Another import of the same bytes committed between our lookup and our insert.
         tx.rollback().await?;
-        let existing = events::find_plan_by_sha256(db, sha256)
-            .await?
-            .ok_or_else(|| sqlx::Error::RowNotFound)?;
+        let existing = events::find_plan_by_sha256(db, sha256).await?.ok_or_else(|| sqlx::Error::RowNotFound)?;
         return Ok(existing_plan(db, existing).await?);
     };
     events::insert_plan_categories(&mut tx, plan_id, &categories).await?;

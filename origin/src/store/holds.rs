@@ -28,7 +28,10 @@ pub struct HoldAttempt<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HoldOutcome {
-    Held { expires_at_ms: i64, versions: Vec<SeatVersion> },
+    Held {
+        expires_at_ms: i64,
+        versions: Vec<SeatVersion>,
+    },
     /// The nonce already backs a live hold or an order.
     NonceUsed,
     /// These seats are held or sold; nothing was held.
@@ -85,11 +88,7 @@ pub(crate) fn reply_strings(reply: Vec<Value>) -> Vec<String> {
 }
 
 fn parse_seats(items: &[String]) -> Vec<SeatIndex> {
-    items
-        .iter()
-        .filter_map(|s| s.parse::<u32>().ok())
-        .filter_map(|n| SeatIndex::new(n).ok())
-        .collect()
+    items.iter().filter_map(|s| s.parse::<u32>().ok()).filter_map(|n| SeatIndex::new(n).ok()).collect()
 }
 
 fn parse_seat_versions(items: &[String]) -> Vec<SeatVersion> {
@@ -104,11 +103,7 @@ fn parse_seat_versions(items: &[String]) -> Vec<SeatVersion> {
 }
 
 fn unexpected(script: &str, reply: &[String]) -> redis::RedisError {
-    redis::RedisError::from((
-        redis::ErrorKind::Parse,
-        "unexpected script reply",
-        format!("{script}: {reply:?}"),
-    ))
+    redis::RedisError::from((redis::ErrorKind::Parse, "unexpected script reply", format!("{script}: {reply:?}")))
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -165,7 +160,9 @@ impl RedisStore {
                     .seats
                     .iter()
                     .zip(&reply[2..])
-                    .map(|(seat, v)| Ok(SeatVersion { seat: *seat, version: v.parse().map_err(|_| unexpected("hold", &reply))? }))
+                    .map(|(seat, v)| {
+                        Ok(SeatVersion { seat: *seat, version: v.parse().map_err(|_| unexpected("hold", &reply))? })
+                    })
                     .collect::<RedisResult<Vec<_>>>()?;
                 Ok(HoldOutcome::Held { expires_at_ms, versions })
             }
@@ -188,20 +185,12 @@ impl RedisStore {
         let nonce = fields.get("nonce").cloned();
         let expires_at_ms = fields.get("exp").and_then(|e| e.parse::<i64>().ok());
         let seats: Option<Vec<SeatIndex>> = fields.get("seats").map(|s| {
-            s.split(',')
-                .filter_map(|n| n.parse::<u32>().ok())
-                .filter_map(|n| SeatIndex::new(n).ok())
-                .collect()
+            s.split(',').filter_map(|n| n.parse::<u32>().ok()).filter_map(|n| SeatIndex::new(n).ok()).collect()
         });
         match (fan, nonce, expires_at_ms, seats) {
-            (Some(fan), Some(nonce), Some(expires_at_ms), Some(seats)) => Ok(Some(HoldRecord {
-                hold,
-                fan,
-                nonce,
-                seats,
-                expires_at_ms,
-                expired: fields.contains_key("expired"),
-            })),
+            (Some(fan), Some(nonce), Some(expires_at_ms), Some(seats)) => {
+                Ok(Some(HoldRecord { hold, fan, nonce, seats, expires_at_ms, expired: fields.contains_key("expired") }))
+            }
             _ => Err(redis::RedisError::from((
                 redis::ErrorKind::Parse,
                 "corrupt hold record",
@@ -267,7 +256,12 @@ impl RedisStore {
 
     /// Makes sure a hold still owns all its seats before its order is written, taking back seats
     /// that were freed since. `ttl` covers the time the order write may take.
-    pub async fn claim_for_sale(&self, event: EventId, record: &HoldRecord, ttl: Duration) -> RedisResult<ClaimOutcome> {
+    pub async fn claim_for_sale(
+        &self,
+        event: EventId,
+        record: &HoldRecord,
+        ttl: Duration,
+    ) -> RedisResult<ClaimOutcome> {
         let keys = EventKeys::new(event);
         let args = [
             record.hold.to_string(),
@@ -296,13 +290,8 @@ impl RedisStore {
         nonce_ttl: Duration,
     ) -> RedisResult<Vec<SeatVersion>> {
         let keys = EventKeys::new(event);
-        let args = [
-            record.hold.to_string(),
-            order.to_string(),
-            millis(nonce_ttl).to_string(),
-            String::new(),
-            String::new(),
-        ];
+        let args =
+            [record.hold.to_string(), order.to_string(), millis(nonce_ttl).to_string(), String::new(), String::new()];
         let invocation = Self::seat_invocation(&MARK_SOLD, &keys, record.hold, &record.nonce, &record.seats, args);
         let mut conn = self.conn.clone();
         let reply = reply_strings(invocation.invoke_async(&mut conn).await?);

@@ -45,7 +45,6 @@ pub use bitmap::SeatStateChange;
 pub use holds::{ClaimOutcome, ExpireOutcome, HoldAttempt, HoldOutcome, HoldRecord, ReleaseOutcome, SeatVersion};
 pub use queue::{AdmitOutcome, JoinOutcome, QueueMeta, StatusOutcome, StoredAdmission, parse_state, state_name};
 
-
 /// A Redis connection: Redis Cluster in production, a single node in development.
 #[derive(Clone)]
 pub enum RedisConnection {
@@ -61,7 +60,12 @@ impl ConnectionLike for RedisConnection {
         }
     }
 
-    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             RedisConnection::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
             RedisConnection::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
@@ -87,8 +91,8 @@ impl RedisConnection {
         let cluster = if urls.len() > 1 {
             true
         } else {
-            let client = redis::Client::open(urls[0].as_str())
-                .map_err(|err| anyhow::anyhow!("invalid --redis-url: {err}"))?;
+            let client =
+                redis::Client::open(urls[0].as_str()).map_err(|err| anyhow::anyhow!("invalid --redis-url: {err}"))?;
             let mut conn = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
                 .await
                 .map_err(|_| anyhow::anyhow!("timed out connecting to Redis after {timeout:?}"))??;

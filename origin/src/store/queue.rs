@@ -36,7 +36,10 @@ impl StoredAdmission {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinOutcome {
     /// In the queue; `rank` counts from 0.
-    Queued { rank: u64, paused: bool },
+    Queued {
+        rank: u64,
+        paused: bool,
+    },
     Admitted(StoredAdmission),
     /// Joined before the open; a random place is drawn at the open.
     Prequeue,
@@ -45,7 +48,10 @@ pub enum JoinOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusOutcome {
-    Queued { rank: u64, paused: bool },
+    Queued {
+        rank: u64,
+        paused: bool,
+    },
     Admitted(StoredAdmission),
     Prequeue,
     /// The fan is not in this queue (never joined, or the admission expired).
@@ -98,7 +104,12 @@ fn bad_reply(script: &str, reply: &[String]) -> redis::RedisError {
     redis::RedisError::from((redis::ErrorKind::Parse, "unexpected script reply", format!("{script}: {reply:?}")))
 }
 
-fn queue_invocation<'a>(script: &'a redis::Script, keys: &EventKeys, fan: &FanId, default_state: QueueState) -> redis::ScriptInvocation<'a> {
+fn queue_invocation<'a>(
+    script: &'a redis::Script,
+    keys: &EventKeys,
+    fan: &FanId,
+    default_state: QueueState,
+) -> redis::ScriptInvocation<'a> {
     let mut invocation = script.prepare_invoke();
     invocation
         .key(keys.queue())
@@ -136,7 +147,12 @@ impl RedisStore {
     }
 
     /// A fan's place, without joining.
-    pub async fn queue_status(&self, event: EventId, fan: &FanId, default_state: QueueState) -> RedisResult<StatusOutcome> {
+    pub async fn queue_status(
+        &self,
+        event: EventId,
+        fan: &FanId,
+        default_state: QueueState,
+    ) -> RedisResult<StatusOutcome> {
         let keys = EventKeys::new(event);
         let mut conn = self.conn.clone();
         let reply = reply_strings(queue_invocation(&STATUS, &keys, fan, default_state).invoke_async(&mut conn).await?);
@@ -192,7 +208,8 @@ impl RedisStore {
         }
         let keys = EventKeys::new(event);
         let mut conn = self.conn.clone();
-        let fans: Vec<String> = redis::cmd("ZRANGE").arg(keys.queue()).arg(0).arg(count - 1).query_async(&mut conn).await?;
+        let fans: Vec<String> =
+            redis::cmd("ZRANGE").arg(keys.queue()).arg(0).arg(count - 1).query_async(&mut conn).await?;
         Ok(fans.iter().filter_map(|f| f.parse().ok()).collect())
     }
 
@@ -200,12 +217,8 @@ impl RedisStore {
     pub async fn acquire_lease(&self, event: EventId, owner: &str, ttl: Duration) -> RedisResult<bool> {
         let keys = EventKeys::new(event);
         let mut conn = self.conn.clone();
-        let held: i64 = LEASE
-            .key(keys.admitter_lease())
-            .arg(owner)
-            .arg(ttl.as_millis() as u64)
-            .invoke_async(&mut conn)
-            .await?;
+        let held: i64 =
+            LEASE.key(keys.admitter_lease()).arg(owner).arg(ttl.as_millis() as u64).invoke_async(&mut conn).await?;
         Ok(held == 1)
     }
 

@@ -55,7 +55,11 @@ impl ExpiryWorker {
                 Ok(report) => {
                     failures = 0;
                     if report.expired > 0 {
-                        tracing::debug!(holds.expired = report.expired, seats.freed = report.seats_freed, "expired holds");
+                        tracing::debug!(
+                            holds.expired = report.expired,
+                            seats.freed = report.seats_freed,
+                            "expired holds"
+                        );
                     }
                 }
                 Err(err) => {

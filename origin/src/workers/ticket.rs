@@ -59,7 +59,12 @@ const PERMANENT_ATTEMPTS: u32 = 3;
 const RECORD_ATTEMPTS: u32 = 8;
 
 /// Consumes the TicketStream in consumer group `<prefix>.ticket` until `shutdown` fires.
-pub async fn run(kafka: &KafkaConfig, tickets: &TicketConfig, db: PgPool, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    kafka: &KafkaConfig,
+    tickets: &TicketConfig,
+    db: PgPool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let worker = Arc::new(TicketWorker::from_config(tickets, db)?);
     let consumer = kafka::consumer(kafka, "ticket")?;
     consumer.subscribe(&[kafka.ticket_topic.as_str()])?;
@@ -394,9 +399,10 @@ fn check_matches(row: &TicketRow, message: &TicketMessage) -> Result<(), HandleE
 }
 
 fn recipient(row: &TicketRow, message: &TicketMessage) -> Result<Mailbox, HandleError> {
-    let address = row.email.parse().map_err(|_| {
-        HandleError::Rejected(format!("order {} has an invalid email address", message.order_id))
-    })?;
+    let address = row
+        .email
+        .parse()
+        .map_err(|_| HandleError::Rejected(format!("order {} has an invalid email address", message.order_id)))?;
     Ok(Mailbox::new(None, address))
 }
 

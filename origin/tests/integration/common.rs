@@ -19,10 +19,10 @@ use onsale_origin::app::{Platform, serve_http};
 use onsale_origin::cli::{Cli, Command, ServeArgs};
 use onsale_origin::clock::Clock;
 use onsale_origin::http::AppState;
-use onsale_shared::api::{FanSession, HoldRequest};
-use onsale_shared::token::{SigningKey, TokenAlgorithm, TokenIssuer};
 use onsale_origin::workers::expiry::ExpiryWorker;
 use onsale_origin::workers::notification::NotificationWorker;
+use onsale_shared::api::{FanSession, HoldRequest};
+use onsale_shared::token::{SigningKey, TokenAlgorithm, TokenIssuer};
 use onsale_shared::{EventId, FanId, SeatBitmap, SeatIndex};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
@@ -30,9 +30,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const TOKEN_SEED: [u8; 32] = [42; 32];
 
 pub fn redis_urls() -> String {
-    std::env::var("ONSALE_TEST_REDIS_CLUSTER").unwrap_or_else(|_| {
-        (7000..7006).map(|port| format!("redis://127.0.0.1:{port}")).collect::<Vec<_>>().join(",")
-    })
+    std::env::var("ONSALE_TEST_REDIS_CLUSTER")
+        .unwrap_or_else(|_| (7000..7006).map(|port| format!("redis://127.0.0.1:{port}")).collect::<Vec<_>>().join(","))
 }
 
 pub fn kafka_brokers() -> String {
@@ -113,7 +112,8 @@ pub fn drop_database(name: String) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async {
             if let Ok(mut admin) = PgConnection::connect(&admin_database_url()).await {
-                let _ = admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                let _ =
+                    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
             }
         });
     })
@@ -241,7 +241,9 @@ impl TestApp {
         let namespace = format!("test-{}", random_suffix());
         let proxy = if options.database_proxy { Some(DatabaseProxy::start(database_address()).await) } else { None };
         let platform_database_url = match &proxy {
-            Some(proxy) => database_url(&database_name).replace(&database_address().to_string(), &proxy.address.to_string()),
+            Some(proxy) => {
+                database_url(&database_name).replace(&database_address().to_string(), &proxy.address.to_string())
+            }
             None => database_url(&database_name),
         };
         let args = serve_args(&platform_database_url, &namespace, &options);
@@ -314,7 +316,8 @@ impl TestApp {
 
     /// The availability bitmap over HTTP.
     pub async fn bitmap(&self, event: EventId) -> SeatBitmap {
-        let response = self.http.get(self.url(&format!("/events/{event}/availability"))).send().await.expect("GET availability");
+        let response =
+            self.http.get(self.url(&format!("/events/{event}/availability"))).send().await.expect("GET availability");
         assert_eq!(response.status(), 200);
         let seat_count: u32 = response
             .headers()
@@ -343,11 +346,13 @@ impl TestApp {
 /// Inserts a venue, a grid plan, an event and its prices.
 pub async fn create_event(db: &PgPool, seats: u32) -> EventId {
     let suffix = random_suffix();
-    let venue: i64 = sqlx::query_scalar("INSERT INTO venues (name, city, region, country) VALUES ($1, 'Testville', 'TS', 'US') RETURNING id")
-        .bind(format!("Test Arena {suffix}"))
-        .fetch_one(db)
-        .await
-        .expect("insert venue");
+    let venue: i64 = sqlx::query_scalar(
+        "INSERT INTO venues (name, city, region, country) VALUES ($1, 'Testville', 'TS', 'US') RETURNING id",
+    )
+    .bind(format!("Test Arena {suffix}"))
+    .fetch_one(db)
+    .await
+    .expect("insert venue");
     let plan: i64 = sqlx::query_scalar(
         "INSERT INTO seating_plans (venue_id, name, width, height, seat_count, source_sha256)
          VALUES ($1, 'Grid', 1000, 1000, $2, $3) RETURNING id",
@@ -389,13 +394,15 @@ pub async fn create_event(db: &PgPool, seats: u32) -> EventId {
     .await
     .expect("insert event");
     for (key, price) in [("Floor", 5000i64), ("Lower", 7500), ("Upper", 10000)] {
-        sqlx::query("INSERT INTO event_categories (event_id, key, name, price_cents, currency) VALUES ($1, $2, $2, $3, 'USD')")
-            .bind(event)
-            .bind(key)
-            .bind(price)
-            .execute(db)
-            .await
-            .expect("insert price");
+        sqlx::query(
+            "INSERT INTO event_categories (event_id, key, name, price_cents, currency) VALUES ($1, $2, $2, $3, 'USD')",
+        )
+        .bind(event)
+        .bind(key)
+        .bind(price)
+        .execute(db)
+        .await
+        .expect("insert price");
     }
     EventId::new(event).expect("event id")
 }
@@ -403,7 +410,8 @@ pub async fn create_event(db: &PgPool, seats: u32) -> EventId {
 /// Reads a JSON error body's code.
 pub async fn error_code(response: reqwest::Response) -> String {
     let status = response.status();
-    let body: serde_json::Value = response.json().await.unwrap_or_else(|err| panic!("error body of {status} is not JSON: {err}"));
+    let body: serde_json::Value =
+        response.json().await.unwrap_or_else(|err| panic!("error body of {status} is not JSON: {err}"));
     body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}")).to_owned()
 }
 

@@ -88,9 +88,15 @@ async fn racing_fans_never_both_hold() {
         let bob_token = app.token(&bob.fan_id, event);
         // Alternate who is sent first, so each fan wins some rounds.
         let (a, b) = if round % 2 == 0 {
-            tokio::join!(app.hold(&alice, &alice_token, event, &alice_seats), app.hold(&bob, &bob_token, event, &bob_seats))
+            tokio::join!(
+                app.hold(&alice, &alice_token, event, &alice_seats),
+                app.hold(&bob, &bob_token, event, &bob_seats)
+            )
         } else {
-            let (b, a) = tokio::join!(app.hold(&bob, &bob_token, event, &bob_seats), app.hold(&alice, &alice_token, event, &alice_seats));
+            let (b, a) = tokio::join!(
+                app.hold(&bob, &bob_token, event, &bob_seats),
+                app.hold(&alice, &alice_token, event, &alice_seats)
+            );
             (a, b)
         };
         let (a_status, b_status) = (a.status().as_u16(), b.status().as_u16());
@@ -107,7 +113,11 @@ async fn racing_fans_never_both_hold() {
         let hold: HoldResponse = winner_response.json().await.unwrap();
         let held = format!("h:{}", hold.hold_id);
         for seat in winner_seats {
-            assert_eq!(seat_value(&app, event, seat).await.as_deref(), Some(held.as_str()), "round {round}: {winner} seat {seat}");
+            assert_eq!(
+                seat_value(&app, event, seat).await.as_deref(),
+                Some(held.as_str()),
+                "round {round}: {winner} seat {seat}"
+            );
         }
         for seat in loser_seats.iter().filter(|s| !winner_seats.contains(s)) {
             assert_eq!(seat_value(&app, event, *seat).await, None, "round {round}: loser's seat {seat} is held");

@@ -7,7 +7,7 @@ mod outage;
 mod pipeline;
 mod queue;
 mod sales;
-mod tokens;
 mod search;
 #[path = "../plan_support/search_http.rs"]
 mod search_http;
+mod tokens;

@@ -116,13 +116,14 @@ async fn kafka_outage_loses_nothing() {
     app.start_notification_worker();
 
     let mail_dir = tempfile::tempdir().unwrap();
-    let tickets = TicketArgs::try_parse_from(["tickets", "--mail-dir", mail_dir.path().to_str().unwrap()]).unwrap().tickets;
+    let tickets =
+        TicketArgs::try_parse_from(["tickets", "--mail-dir", mail_dir.path().to_str().unwrap()]).unwrap().tickets;
     let (kafka, db, shutdown) = (app.args.kafka.clone(), app.state.db.clone(), app.shutdown.clone());
     tokio::spawn(async move { onsale_origin::workers::ticket::run(&kafka, &tickets, db, shutdown).await });
 
     buy(&app, event, &[0, 1]).await;
     eventually(Duration::from_secs(30), "the first tickets before the outage", || async {
-        (std::fs::read_dir(mail_dir.path()).unwrap().filter(|e| is_eml(e)).count() == 2).then_some(())
+        (std::fs::read_dir(mail_dir.path()).unwrap().filter(is_eml).count() == 2).then_some(())
     })
     .await;
 
@@ -154,7 +155,7 @@ async fn kafka_outage_loses_nothing() {
         (emailed == 12).then_some(())
     })
     .await;
-    let files = std::fs::read_dir(mail_dir.path()).unwrap().filter(|e| is_eml(e)).count();
+    let files = std::fs::read_dir(mail_dir.path()).unwrap().filter(is_eml).count();
     assert_eq!(files, 12, "one email per ticket");
     let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&app.db).await.unwrap();
     assert_eq!(pending, 0);

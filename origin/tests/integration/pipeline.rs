@@ -20,7 +20,11 @@ fn seat(i: u32) -> SeatIndex {
 }
 
 /// Reads the seat topic from the start in a new consumer group until `found` matches.
-async fn find_message(config: &KafkaConfig, event: EventId, found: impl Fn(&SeatChangeMessage) -> bool) -> SeatChangeMessage {
+async fn find_message(
+    config: &KafkaConfig,
+    event: EventId,
+    found: impl Fn(&SeatChangeMessage) -> bool,
+) -> SeatChangeMessage {
     let consumer = kafka::consumer(config, &format!("reader-{}", random_suffix())).expect("consumer");
     consumer.subscribe(&[config.seat_topic.as_str()]).expect("subscribe");
     let mut stream = consumer.stream();
@@ -60,7 +64,8 @@ async fn expired_hold_is_published_and_bit_flips_back() {
     .await;
     eventually(Duration::from_secs(10), "expired seats free on the bitmap", || async {
         let bitmap = app.bitmap(event).await;
-        (!bitmap.is_unavailable(seat(5)) && !bitmap.is_unavailable(seat(6)) && bitmap.count_unavailable() == 0).then_some(())
+        (!bitmap.is_unavailable(seat(5)) && !bitmap.is_unavailable(seat(6)) && bitmap.count_unavailable() == 0)
+            .then_some(())
     })
     .await;
 
@@ -123,7 +128,10 @@ async fn replaying_the_topic_keeps_the_bitmap() {
     // A second worker in a new group reads the whole topic again from offset 0.
     let mut replay_config = app.args.kafka.clone();
     replay_config.group_prefix = format!("replay-{}", random_suffix());
-    let replay = onsale_origin::workers::notification::NotificationWorker::new(app.state.store.clone(), app.state.catalog.clone());
+    let replay = onsale_origin::workers::notification::NotificationWorker::new(
+        app.state.store.clone(),
+        app.state.catalog.clone(),
+    );
     let shutdown = app.shutdown.child_token();
     let replay_shutdown = shutdown.clone();
     tokio::spawn(async move { replay.run(&replay_config, replay_shutdown).await });

@@ -110,7 +110,11 @@ async fn admitter_holds_its_rate() {
     let admitted = (end_meta.admitted - start_meta.admitted) as f64;
     let measured = admitted / elapsed;
     let error = (measured - f64::from(rate)).abs() / f64::from(rate);
-    assert!(error <= 0.05, "admitted {admitted} in {elapsed:.3} s = {measured:.0}/s, {:.1}% off {rate}/s", error * 100.0);
+    assert!(
+        error <= 0.05,
+        "admitted {admitted} in {elapsed:.3} s = {measured:.0}/s, {:.1}% off {rate}/s",
+        error * 100.0
+    );
     assert_eq!(end_meta.waiting + end_meta.admitted, 20_000, "every fan is either waiting or admitted once");
 }
 
@@ -195,7 +199,13 @@ async fn admitted_fan_fetches_token_again() {
 
 #[tokio::test]
 async fn websocket_pushes_position_then_token() {
-    let app = TestApp::start_with(TestOptions { auto_open: false, admitter: true, admission_rate: 20, ..TestOptions::default() }).await;
+    let app = TestApp::start_with(TestOptions {
+        auto_open: false,
+        admitter: true,
+        admission_rate: 20,
+        ..TestOptions::default()
+    })
+    .await;
     let event = app.create_event(10).await;
     assert_eq!(admin(&app, event, serde_json::json!({ "action": "open" })).await.status(), 200);
     let ahead = app.fan().await;
@@ -213,7 +223,8 @@ async fn websocket_pushes_position_then_token() {
     assert_eq!(admin(&app, event, serde_json::json!({ "action": "resume" })).await.status(), 200);
     let mut seen = vec![first];
     let token = loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), next_status(&mut socket)).await.expect("next message");
+        let message =
+            tokio::time::timeout(Duration::from_secs(10), next_status(&mut socket)).await.expect("next message");
         if let QueueStatus::Admitted { token, .. } = &message {
             break token.clone();
         }

@@ -10,7 +10,14 @@ use onsale_shared::{EventId, SeatIndex};
 
 use crate::common::{TestApp, TestOptions, error_code, eventually};
 
-async fn confirm(app: &TestApp, fan: &FanSession, token: &str, event: EventId, hold: &HoldResponse, card: &str) -> reqwest::Response {
+async fn confirm(
+    app: &TestApp,
+    fan: &FanSession,
+    token: &str,
+    event: EventId,
+    hold: &HoldResponse,
+    card: &str,
+) -> reqwest::Response {
     app.http
         .post(app.url(&format!("/events/{event}/holds/{}/confirm", hold.hold_id)))
         .header("x-onsale-fan", &fan.session)
@@ -144,7 +151,8 @@ async fn second_sale_forced_past_redis_is_seat_sold() {
     let first = app.fan().await;
     let first_token = app.token(&first.fan_id, event);
     let first_hold = hold(&app, &first, &first_token, event, &[5]).await;
-    let order: OrderView = confirm(&app, &first, &first_token, event, &first_hold, TEST_CARD_OK).await.json().await.unwrap();
+    let order: OrderView =
+        confirm(&app, &first, &first_token, event, &first_hold, TEST_CARD_OK).await.json().await.unwrap();
 
     // Redis loses the sale (as a failover could), so a second fan can hold the seat.
     let mut conn = app.state.store.connection();

@@ -34,7 +34,8 @@ async fn each_bad_token_gets_its_own_code() {
     let claims = valid.split('.').nth(1).unwrap().to_owned();
     let alg_none = format!("{}.{claims}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#));
     let other_algorithm = TokenIssuer::new(token_key(TokenAlgorithm::Hs256)).issue(&fan.fan_id, event, now).token;
-    let wrong_key = TokenIssuer::new(SigningKey::generate(TokenAlgorithm::Ed25519)).issue(&fan.fan_id, event, now).token;
+    let wrong_key =
+        TokenIssuer::new(SigningKey::generate(TokenAlgorithm::Ed25519)).issue(&fan.fan_id, event, now).token;
     let mut tampered_parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
     tampered_parts[2] = URL_SAFE_NO_PAD.encode([0u8; 64]);
     let bad_signature = tampered_parts.join(".");
@@ -97,7 +98,8 @@ async fn fan_session_is_required_and_checked() {
 
 #[tokio::test]
 async fn hs256_deployment_accepts_its_own_tokens() {
-    let app = TestApp::start_with(TestOptions { token_algorithm: TokenAlgorithm::Hs256, ..TestOptions::default() }).await;
+    let app =
+        TestApp::start_with(TestOptions { token_algorithm: TokenAlgorithm::Hs256, ..TestOptions::default() }).await;
     let event = app.create_event(10).await;
     let fan = app.fan().await;
     let token = app.token(&fan.fan_id, event);

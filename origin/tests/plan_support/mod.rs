@@ -37,10 +37,7 @@ impl TestDb {
         let mut admin = PgConnection::connect(&admin_database_url())
             .await
             .expect("PostgreSQL must be running at ONSALE_TEST_DATABASE_URL");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create the test database");
+        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create the test database");
         admin.close().await.ok();
         let pool = PgPoolOptions::new()
             .max_connections(8)

@@ -74,10 +74,7 @@ impl TestDatabase {
             .await
             .expect("PostgreSQL at ONSALE_TEST_DATABASE_URL must be running (scripts/services.sh start)");
         let name = format!("onsale_t_{}", random_suffix());
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create test database");
+        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
         admin.close().await.expect("close admin connection");
         let pool = PgPoolOptions::new()
             .max_connections(10)
@@ -97,7 +94,9 @@ impl Drop for TestDatabase {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async {
                 if let Ok(mut admin) = PgConnection::connect(&admin_database_url()).await {
-                    let _ = admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                    let _ = admin
+                        .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .await;
                 }
             });
         })
@@ -117,11 +116,12 @@ pub struct Fixture {
 /// event on it, and one order with a ticket for each seat in `seats`.
 pub async fn insert_order(db: &PgPool, seats: &[u32]) -> Fixture {
     let suffix = random_suffix();
-    let venue: i64 = sqlx::query_scalar("INSERT INTO venues (name, city, country) VALUES ($1, 'Lisbon', 'PT') RETURNING id")
-        .bind(format!("Test Stadium {suffix}"))
-        .fetch_one(db)
-        .await
-        .expect("insert venue");
+    let venue: i64 =
+        sqlx::query_scalar("INSERT INTO venues (name, city, country) VALUES ($1, 'Lisbon', 'PT') RETURNING id")
+            .bind(format!("Test Stadium {suffix}"))
+            .fetch_one(db)
+            .await
+            .expect("insert venue");
     let plan: i64 = sqlx::query_scalar(
         "INSERT INTO seating_plans (venue_id, name, width, height, seat_count, source_sha256)
          VALUES ($1, 'Test plan', 100, 100, 20, $2) RETURNING id",
@@ -207,7 +207,10 @@ pub async fn insert_order(db: &PgPool, seats: &[u32]) -> Fixture {
 }
 
 /// Reads the ticket's `secret`, `email_claimed_at` and `emailed_at` columns.
-pub async fn ticket_state(db: &PgPool, ticket: TicketId) -> (Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+pub async fn ticket_state(
+    db: &PgPool,
+    ticket: TicketId,
+) -> (Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     sqlx::query_as("SELECT secret, email_claimed_at, emailed_at FROM tickets WHERE id = $1")
         .bind(ticket.as_uuid())
         .fetch_one(db)
