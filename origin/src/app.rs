@@ -78,6 +78,17 @@ pub fn ensure_topics_in_background(config: KafkaConfig, shutdown: CancellationTo
     })
 }
 
+/// Creates the Kafka topics before a consumer subscribes to them: waits up to 10 s for the
+/// broker, then goes on (the consumer retries) and keeps creating them in the background.
+pub async fn prepare_topics(config: &KafkaConfig, shutdown: CancellationToken) {
+    match tokio::time::timeout(Duration::from_secs(10), kafka::ensure_topics(config)).await {
+        Ok(Ok(())) => {}
+        _ => {
+            ensure_topics_in_background(config.clone(), shutdown);
+        }
+    }
+}
+
 /// The running API of one process, with its background tasks.
 pub struct Platform {
     pub state: AppState,
@@ -173,7 +184,7 @@ pub async fn run_notification(args: NotificationArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     let db = crate::db::connect_lazy(&args.database)?;
     let store = RedisStore::connect(&args.redis).await?;
-    ensure_topics_in_background(args.kafka.clone(), shutdown.clone());
+    prepare_topics(&args.kafka, shutdown.clone()).await;
     NotificationWorker::new(store, Catalog::new(db)).run(&args.kafka, shutdown).await
 }
 
@@ -193,7 +204,7 @@ pub async fn run_expiry(args: ExpiryArgs) -> anyhow::Result<()> {
 pub async fn run_ticket(args: TicketArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     let db = crate::db::connect_lazy(&args.database)?;
-    ensure_topics_in_background(args.kafka.clone(), shutdown.clone());
+    prepare_topics(&args.kafka, shutdown.clone()).await;
     crate::workers::ticket::run(&args.kafka, &args.tickets, db, shutdown).await
 }
 
@@ -203,6 +214,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let serve = &args.serve;
     let db = crate::db::connect(&serve.database).await?;
     crate::db::migrate(&db).await?;
+    prepare_topics(&serve.kafka, shutdown.clone()).await;
 
     let platform = Platform::start(serve, Clock::system(), shutdown.clone()).await?;
     let state = platform.state.clone();

@@ -129,3 +129,24 @@ pub struct UpArgs {
     #[command(flatten)]
     pub tickets: TicketConfig,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        // Catches clashing argument ids, which clap reports only when the command runs.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn up_accepts_both_signing_keys() {
+        let cli =
+            Cli::try_parse_from(["onsale", "up", "--token-signing-key", "a", "--ticket-signing-key", "b"]).unwrap();
+        let Command::Up(args) = cli.command else { panic!("expected up") };
+        assert_eq!(args.serve.tokens.signing_key.unwrap().expose(), "a");
+        assert_eq!(args.tickets.signing_key.unwrap().expose(), "b");
+    }
+}

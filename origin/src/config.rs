@@ -210,7 +210,7 @@ pub struct SaleConfig {
 pub struct TicketConfig {
     /// Base64 32-byte Ed25519 seed that signs ticket secrets. Gate scanners verify with its public
     /// key. Without it a random key is made, and tickets of earlier runs no longer verify.
-    #[arg(long = "ticket-signing-key", env = "ONSALE_TICKET_SIGNING_KEY")]
+    #[arg(id = "ticket_signing_key", long = "ticket-signing-key", env = "ONSALE_TICKET_SIGNING_KEY")]
     pub signing_key: Option<Secret>,
     /// SMTP server URL (for example smtps://user:pass@smtp.example.com). Without it, emails are
     /// written as .eml files to --mail-dir.

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use onsale_shared::{EventId, SeatIndex};
 
+use super::RedisStore;
 use super::scripts::{APPLY_CHANGES, REBUILD_RANGE};
-use super::{EventKeys, RedisStore};
 
 /// One seat's new state and the version that the change gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +24,7 @@ const REBUILD_CHUNK: u32 = 500;
 impl RedisStore {
     /// The raw bitmap string, or `None` when no change has been applied yet (every seat free).
     pub async fn bitmap(&self, event: EventId) -> RedisResult<Option<Vec<u8>>> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         redis::cmd("GET").arg(keys.bitmap()).query_async(&mut conn).await
     }
@@ -35,7 +35,7 @@ impl RedisStore {
         if changes.is_empty() {
             return Ok(0);
         }
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let mut applied = 0;
         for chunk in changes.chunks(1000) {
@@ -54,7 +54,7 @@ impl RedisStore {
     /// versions atomically, so a change published before the rebuild and delivered after it is
     /// recognised as old and skipped. Returns how many bits changed.
     pub async fn rebuild_bitmap(&self, event: EventId, seat_count: u32) -> RedisResult<u64> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let mut changed = 0;
         let mut start = 0;

@@ -142,7 +142,7 @@ impl RedisStore {
     /// Holds all of `attempt.seats` or none, in one script: the nonce is checked and bound in the
     /// same atomic step that takes the seats.
     pub async fn hold(&self, attempt: &HoldAttempt<'_>) -> RedisResult<HoldOutcome> {
-        let keys = EventKeys::new(attempt.event);
+        let keys = self.keys(attempt.event);
         let args = [
             attempt.hold.to_string(),
             attempt.fan.to_string(),
@@ -174,7 +174,7 @@ impl RedisStore {
 
     /// Reads a hold's record, if it still exists.
     pub async fn hold_record(&self, event: EventId, hold: HoldId) -> RedisResult<Option<HoldRecord>> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let fields: std::collections::HashMap<String, String> =
             redis::cmd("HGETALL").arg(keys.hold(hold)).query_async(&mut conn).await?;
@@ -201,7 +201,7 @@ impl RedisStore {
 
     /// Releases a hold's seats. Only the fan who made the hold may release it.
     pub async fn release(&self, event: EventId, record: &HoldRecord, fan: &FanId) -> RedisResult<ReleaseOutcome> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let args = [record.hold.to_string(), fan.to_string(), String::new(), String::new(), String::new()];
         let invocation = Self::seat_invocation(&RELEASE, &keys, record.hold, &record.nonce, &record.seats, args);
         let mut conn = self.conn.clone();
@@ -215,7 +215,7 @@ impl RedisStore {
 
     /// Frees a hold whose TTL has passed.
     pub async fn expire(&self, event: EventId, record: &HoldRecord) -> RedisResult<ExpireOutcome> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let args = [record.hold.to_string(), String::new(), String::new(), String::new(), String::new()];
         let invocation = Self::seat_invocation(&EXPIRE, &keys, record.hold, &record.nonce, &record.seats, args);
         let mut conn = self.conn.clone();
@@ -231,14 +231,14 @@ impl RedisStore {
     /// Removes a hold id from the expiry index without touching seats: for index entries whose
     /// record has vanished (the record outlives the hold, so this only follows manual deletion).
     pub async fn forget_hold(&self, event: EventId, hold: HoldId) -> RedisResult<()> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         redis::cmd("ZREM").arg(keys.holds_by_expiry()).arg(hold.to_string()).query_async(&mut conn).await
     }
 
     /// Hold ids whose expiry time has passed on the Redis clock, oldest first.
     pub async fn due_holds(&self, event: EventId, limit: usize) -> RedisResult<Vec<HoldId>> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let now = super::server_time_ms(&mut conn, &keys.holds_by_expiry()).await?;
         let ids: Vec<String> = redis::cmd("ZRANGE")
@@ -262,7 +262,7 @@ impl RedisStore {
         record: &HoldRecord,
         ttl: Duration,
     ) -> RedisResult<ClaimOutcome> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let args = [
             record.hold.to_string(),
             record.fan.to_string(),
@@ -289,7 +289,7 @@ impl RedisStore {
         order: OrderId,
         nonce_ttl: Duration,
     ) -> RedisResult<Vec<SeatVersion>> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let args =
             [record.hold.to_string(), order.to_string(), millis(nonce_ttl).to_string(), String::new(), String::new()];
         let invocation = Self::seat_invocation(&MARK_SOLD, &keys, record.hold, &record.nonce, &record.seats, args);
@@ -303,7 +303,7 @@ impl RedisStore {
 
     /// Marks seats sold to the given orders where the hold store does not show it yet.
     pub async fn repair_sold(&self, event: EventId, sold: &[(SeatIndex, OrderId)]) -> RedisResult<Vec<SeatVersion>> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let mut changed = Vec::new();
         for chunk in sold.chunks(500) {
@@ -326,14 +326,14 @@ impl RedisStore {
 
     /// Hold and sale counters of an event.
     pub async fn hold_stats(&self, event: EventId) -> RedisResult<std::collections::HashMap<String, u64>> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         redis::cmd("HGETALL").arg(keys.stats()).query_async(&mut conn).await
     }
 
     /// Seats the hold store shows as sold, from a list to check.
     pub async fn sold_seats(&self, event: EventId, seats: &[SeatIndex]) -> RedisResult<Vec<SeatIndex>> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut sold = Vec::new();
         let mut conn = self.conn.clone();
         for chunk in seats.chunks(500) {

@@ -1,8 +1,9 @@
 //! The Redis side of onsale: seat holds (SeatHoldCache), waiting-room queues and availability
 //! bitmaps (AvailabilityCache).
 //!
-//! Every key of one event carries the hash tag `{e<id>}`, so one event's keys share one Redis
-//! Cluster slot and each Lua script touches a single shard. The layout, for event 42:
+//! Every key of one event carries the hash tag `{<namespace>:e<id>}`, so one event's keys share
+//! one Redis Cluster slot and each Lua script touches a single shard. The layout, for event 42
+//! in the default namespace `onsale` (written `{e42}` below for short):
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -22,8 +23,8 @@
 //!
 //! Two keys are global: `<namespace>:events` (the set of events with an open sale, which the
 //! admitter and the expiry worker walk) and `<namespace>:dirty-bitmaps` (events whose bitmap
-//! lost a change and must be rebuilt). The namespace (default `onsale`) lets two deployments, or
-//! parallel test runs, share one Redis; event ids must still be unique across them.
+//! lost a change and must be rebuilt). The namespace lets two deployments, such as staging and
+//! a load test, share one Redis without touching each other's keys.
 
 mod bitmap;
 mod holds;
@@ -131,8 +132,8 @@ pub struct EventKeys {
 }
 
 impl EventKeys {
-    pub fn new(event: EventId) -> Self {
-        Self { tag: format!("{{e{event}}}") }
+    pub fn new(namespace: &str, event: EventId) -> Self {
+        Self { tag: format!("{{{namespace}:e{event}}}") }
     }
 
     pub fn seat(&self, seat: SeatIndex) -> String {
@@ -198,6 +199,11 @@ impl RedisStore {
 
     pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
         Ok(Self::new(RedisConnection::connect(config).await?, &config.namespace))
+    }
+
+    /// Key names of one event in this store's namespace.
+    pub fn keys(&self, event: EventId) -> EventKeys {
+        EventKeys::new(&self.namespace, event)
     }
 
     /// The set of events whose sale is live.

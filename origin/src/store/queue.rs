@@ -129,7 +129,7 @@ fn parse_rank(reply: &[String], script: &str) -> RedisResult<u64> {
 impl RedisStore {
     /// Joins the queue once per fan; a second join returns the first place.
     pub async fn join(&self, event: EventId, fan: &FanId, default_state: QueueState) -> RedisResult<JoinOutcome> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let reply = reply_strings(queue_invocation(&JOIN, &keys, fan, default_state).invoke_async(&mut conn).await?);
         match reply.first().map(String::as_str) {
@@ -153,7 +153,7 @@ impl RedisStore {
         fan: &FanId,
         default_state: QueueState,
     ) -> RedisResult<StatusOutcome> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let reply = reply_strings(queue_invocation(&STATUS, &keys, fan, default_state).invoke_async(&mut conn).await?);
         let head = reply.first().map(String::as_str).unwrap_or_default();
@@ -178,7 +178,7 @@ impl RedisStore {
 
     /// State and counters of a queue.
     pub async fn queue_meta(&self, event: EventId, default_state: QueueState) -> RedisResult<QueueMeta> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let (fields, waiting, prequeued): (HashMap<String, String>, u64, u64) = redis::pipe()
             .cmd("HGETALL")
@@ -206,7 +206,7 @@ impl RedisStore {
         if count == 0 {
             return Ok(Vec::new());
         }
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let fans: Vec<String> =
             redis::cmd("ZRANGE").arg(keys.queue()).arg(0).arg(count - 1).query_async(&mut conn).await?;
@@ -215,7 +215,7 @@ impl RedisStore {
 
     /// Takes or renews the admitter lease; `true` while `owner` holds it.
     pub async fn acquire_lease(&self, event: EventId, owner: &str, ttl: Duration) -> RedisResult<bool> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let held: i64 =
             LEASE.key(keys.admitter_lease()).arg(owner).arg(ttl.as_millis() as u64).invoke_async(&mut conn).await?;
@@ -231,7 +231,7 @@ impl RedisStore {
         batch: &[(FanId, StoredAdmission)],
         token_ttl: Duration,
     ) -> RedisResult<AdmitOutcome> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut invocation = ADMIT.prepare_invoke();
         invocation.key(keys.queue()).key(keys.admitter_lease()).key(keys.queue_meta());
         invocation.arg(owner).arg(token_ttl.as_millis() as u64);
@@ -251,7 +251,7 @@ impl RedisStore {
 
     /// Records the admission rate the admitter measured, for ETAs.
     pub async fn record_admission_rate(&self, event: EventId, rate: f64) -> RedisResult<()> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         redis::cmd("HSET")
             .arg(keys.queue_meta())
@@ -263,14 +263,14 @@ impl RedisStore {
 
     /// Sets the queue's state (pause, resume, close).
     pub async fn set_queue_state(&self, event: EventId, state: QueueState) -> RedisResult<()> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         redis::cmd("HSET").arg(keys.queue_meta()).arg("state").arg(state_name(state)).query_async(&mut conn).await
     }
 
     /// Sets the queue's admission rate in fans per second.
     pub async fn set_queue_rate(&self, event: EventId, rate: u32) -> RedisResult<()> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         redis::cmd("HSET").arg(keys.queue_meta()).arg("rate").arg(rate).query_async(&mut conn).await
     }
@@ -278,7 +278,7 @@ impl RedisStore {
     /// Opens the queue and places fans who joined before the open in random order ahead of
     /// everyone who joins after it. Returns how many were placed.
     pub async fn open_queue(&self, event: EventId) -> RedisResult<u64> {
-        let keys = EventKeys::new(event);
+        let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let (opened_at_us, prequeued): (i64, u64) = OPEN
             .key(keys.queue_meta())

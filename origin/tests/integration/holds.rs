@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use onsale_origin::store::EventKeys;
 use onsale_shared::api::HoldResponse;
 use onsale_shared::{EventId, SeatIndex};
 
@@ -13,7 +12,7 @@ use crate::common::{TestApp, error_code};
 async fn seat_value(app: &TestApp, event: EventId, seat: u32) -> Option<String> {
     let mut conn = app.state.store.connection();
     redis::cmd("GET")
-        .arg(EventKeys::new(event).seat(SeatIndex::new(seat).unwrap()))
+        .arg(app.state.store.keys(event).seat(SeatIndex::new(seat).unwrap()))
         .query_async(&mut conn)
         .await
         .expect("GET seat")

@@ -9,7 +9,6 @@ use std::time::Duration;
 use clap::Parser;
 use onsale_origin::config::TicketConfig;
 use onsale_origin::payment::TEST_CARD_OK;
-use onsale_origin::store::EventKeys;
 use onsale_shared::api::{HoldResponse, OrderView};
 use onsale_shared::{EventId, SeatBitmap, SeatIndex};
 
@@ -68,7 +67,7 @@ struct TicketArgs {
 
 /// Seats whose key exists in the hold store: the truth the bitmap must show.
 async fn truth(app: &TestApp, event: EventId, seats: u32) -> SeatBitmap {
-    let keys = EventKeys::new(event);
+    let keys = app.state.store.keys(event);
     let mut conn = app.state.store.connection();
     let mut cmd = redis::cmd("MGET");
     for seat in 0..seats {

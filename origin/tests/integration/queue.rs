@@ -8,7 +8,7 @@ use futures::future::join_all;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use onsale_origin::store::{EventKeys, RedisStore};
+use onsale_origin::store::RedisStore;
 use onsale_origin::waiting_room::admitter::{Admitter, AdmitterConfig};
 use onsale_shared::api::{QueueState, QueueStatus};
 use onsale_shared::{EventId, FanId};
@@ -38,7 +38,7 @@ async fn status(app: &TestApp, session: &str, event: EventId) -> QueueStatus {
 
 /// Puts `count` fans in the queue directly, one pipeline per thousand, for rate tests.
 async fn fill_queue(store: &RedisStore, event: EventId, count: usize) -> Vec<FanId> {
-    let keys = EventKeys::new(event);
+    let keys = store.keys(event);
     let fans: Vec<FanId> = (0..count).map(|i| format!("load-{i}").parse().unwrap()).collect();
     let mut conn = store.connection();
     for (chunk_index, chunk) in fans.chunks(1000).enumerate() {
@@ -85,7 +85,8 @@ async fn concurrent_joins_keep_one_place() {
     assert_eq!(positions, HashSet::from([2]));
 
     let mut conn = app.state.store.connection();
-    let entries: u64 = redis::cmd("ZCARD").arg(EventKeys::new(event).queue()).query_async(&mut conn).await.unwrap();
+    let entries: u64 =
+        redis::cmd("ZCARD").arg(app.state.store.keys(event).queue()).query_async(&mut conn).await.unwrap();
     assert_eq!(entries, 2);
     let meta = app.state.store.queue_meta(event, QueueState::Open).await.unwrap();
     assert_eq!(meta.joined, 2);
@@ -137,7 +138,7 @@ async fn two_admitters_never_pop_one_queue() {
     // Sample the lease holder while both run: exactly one of the two holds it at any time.
     let started = Instant::now();
     let mut conn = app.state.store.connection();
-    let lease_key = EventKeys::new(event).admitter_lease();
+    let lease_key = app.state.store.keys(event).admitter_lease();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let start_meta = app.state.store.queue_meta(event, QueueState::Open).await.unwrap();
     let measure_start = Instant::now();
@@ -154,7 +155,7 @@ async fn two_admitters_never_pop_one_queue() {
     assert!((measured - f64::from(rate)).abs() / f64::from(rate) <= 0.05, "two admitters admitted {measured:.0}/s");
 
     // Each admitted fan has exactly one token and is gone from the queue.
-    let keys = EventKeys::new(event);
+    let keys = app.state.store.keys(event);
     let mut with_token = 0u64;
     for chunk in fans.chunks(500) {
         let mut cmd = redis::cmd("MGET");

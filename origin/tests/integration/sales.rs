@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use onsale_origin::payment::{TEST_CARD_DECLINED, TEST_CARD_OK};
-use onsale_origin::store::EventKeys;
 use onsale_shared::api::{FanSession, HoldResponse, OrderView};
 use onsale_shared::{EventId, SeatIndex};
 
@@ -31,7 +30,7 @@ async fn confirm(
 async fn seat_value(app: &TestApp, event: EventId, seat: u32) -> Option<String> {
     let mut conn = app.state.store.connection();
     redis::cmd("GET")
-        .arg(EventKeys::new(event).seat(SeatIndex::new(seat).unwrap()))
+        .arg(app.state.store.keys(event).seat(SeatIndex::new(seat).unwrap()))
         .query_async(&mut conn)
         .await
         .unwrap()
@@ -157,7 +156,7 @@ async fn second_sale_forced_past_redis_is_seat_sold() {
     // Redis loses the sale (as a failover could), so a second fan can hold the seat.
     let mut conn = app.state.store.connection();
     redis::cmd("DEL")
-        .arg(EventKeys::new(event).seat(SeatIndex::new(5).unwrap()))
+        .arg(app.state.store.keys(event).seat(SeatIndex::new(5).unwrap()))
         .query_async::<()>(&mut conn)
         .await
         .unwrap();
