@@ -11,7 +11,8 @@
 #   eval "$(scripts/services.sh env)"   exports the ONSALE_TEST_* variables for the test suite.
 #
 # Environment:
-#   ONSALE_SERVICES_DIR              state directory (default: var/services in the repository)
+#   ONSALE_SERVICES_DIR              state directory (default: $XDG_STATE_HOME/onsale/services,
+#                                    or ~/.local/state/onsale/services)
 #   ONSALE_REDIS_CLUSTER_BASE_PORT   port of the first cluster node; the 6 nodes use this port and
 #                                    the next 5, and Redis also uses each port + 10000 for the
 #                                    cluster bus (default: 7000)
@@ -47,7 +48,9 @@ set -euo pipefail
 SCRIPT_PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 REPO_ROOT="$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)"
 
-STATE_DIR="${ONSALE_SERVICES_DIR:-$REPO_ROOT/var/services}"
+# The services listen on fixed ports, so they belong to the machine, not to one checkout: every
+# clone of the repository finds the same state directory and the processes it started.
+STATE_DIR="${ONSALE_SERVICES_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/onsale/services}"
 REDIS_CLUSTER_BASE_PORT="${ONSALE_REDIS_CLUSTER_BASE_PORT:-7000}"
 KAFKA_PORT="${ONSALE_KAFKA_PORT:-9092}"
 TANSU_DATABASE="${ONSALE_TANSU_DATABASE:-tansu}"
