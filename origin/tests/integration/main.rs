@@ -2,6 +2,7 @@
 //! One test binary, so the crate links once. Start the engines with `scripts/services.sh start`.
 
 mod common;
+mod demo;
 mod holds;
 mod outage;
 mod pipeline;
