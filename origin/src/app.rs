@@ -19,7 +19,7 @@ use crate::payment::TestPaymentProvider;
 use crate::pipeline::relay::OutboxRelay;
 use crate::pipeline::{SeatChangePublisher, kafka};
 use crate::session::FanSessions;
-use crate::store::RedisStore;
+use crate::store::{RedisStore, SharedStore};
 use crate::waiting_room::admitter::{Admitter, AdmitterConfig};
 use crate::waiting_room::watch::QueueWatch;
 use crate::workers::expiry::ExpiryWorker;
@@ -99,7 +99,7 @@ impl Platform {
     /// Connects to every engine and starts the admitter (unless disabled) and the outbox relay.
     pub async fn start(args: &ServeArgs, clock: Clock, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let db = crate::db::connect_lazy(&args.database)?;
-        let store = RedisStore::connect(&args.redis).await?;
+        let store: SharedStore = Arc::new(RedisStore::connect(&args.redis).await?);
         let mut tasks = vec![ensure_topics_in_background(args.kafka.clone(), shutdown.clone())];
         let publisher = SeatChangePublisher::start(&args.kafka, store.clone())?;
 
@@ -183,7 +183,7 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
 pub async fn run_notification(args: NotificationArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     let db = crate::db::connect_lazy(&args.database)?;
-    let store = RedisStore::connect(&args.redis).await?;
+    let store: SharedStore = Arc::new(RedisStore::connect(&args.redis).await?);
     prepare_topics(&args.kafka, shutdown.clone()).await;
     NotificationWorker::new(store, Catalog::new(db)).run(&args.kafka, shutdown).await
 }
@@ -192,7 +192,7 @@ pub async fn run_notification(args: NotificationArgs) -> anyhow::Result<()> {
 pub async fn run_expiry(args: ExpiryArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     let db = crate::db::connect_lazy(&args.database)?;
-    let store = RedisStore::connect(&args.redis).await?;
+    let store: SharedStore = Arc::new(RedisStore::connect(&args.redis).await?);
     ensure_topics_in_background(args.kafka.clone(), shutdown.clone());
     let publisher = SeatChangePublisher::start(&args.kafka, store.clone())?;
     ExpiryWorker::new(store, db, publisher.clone()).run(shutdown).await;

@@ -13,6 +13,7 @@ use onsale_shared::{ErrorCode, EventId, SeatBitmap, SeatIndex};
 use super::extract::{ApiJson, EventPath};
 use super::{ApiError, ApiResult, AppState};
 use crate::db::orders;
+use crate::store::SeatState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -104,7 +105,8 @@ pub async fn collect_stats(state: &AppState, event: EventId) -> ApiResult<EventS
     let bitmap = SeatBitmap::from_bytes(info.seat_count, &raw_bitmap).map_err(ApiError::internal)?;
     let sale = orders::sale_counts(&state.db, event).await?;
     let sold: Vec<SeatIndex> = orders::sold_seats(&state.db, event).await?.into_iter().map(|(seat, _)| seat).collect();
-    let marked = state.store.sold_seats(event, &sold).await?;
+    let states = state.store.seat_states(event, &sold).await?;
+    let marked = states.iter().filter(|seat| matches!(seat, SeatState::Sold(_))).count();
 
     Ok(EventStats {
         event_id: event,
@@ -112,13 +114,13 @@ pub async fn collect_stats(state: &AppState, event: EventId) -> ApiResult<EventS
         rate_per_second: meta.rate.unwrap_or(state.sale.admission_rate),
         waiting: meta.waiting + meta.prequeued,
         admitted: meta.admitted,
-        holds_started: holds.get("holds_started").copied().unwrap_or(0),
-        holds_expired: holds.get("holds_expired").copied().unwrap_or(0),
+        holds_started: holds.holds_started,
+        holds_expired: holds.holds_expired,
         seats_unavailable_in_bitmap: bitmap.count_unavailable(),
         orders: sale.orders,
         seats_sold: sale.seats_sold,
         tickets_emailed: sale.tickets_emailed,
         seats_sold_twice: sale.seats_sold_twice,
-        sold_not_marked: (sold.len() - marked.len()) as u64,
+        sold_not_marked: (sold.len() - marked) as u64,
     })
 }

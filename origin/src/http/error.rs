@@ -66,13 +66,13 @@ impl ApiError {
     }
 }
 
-impl From<redis::RedisError> for ApiError {
-    fn from(err: redis::RedisError) -> Self {
-        // Anything the client would retry (I/O, timeouts, failover, busy or loading nodes) is a
-        // 503; a reply we cannot read is our bug, a 500.
-        match err.retry_method() {
-            redis::RetryMethod::NoRetry => ApiError::internal(err),
-            _ => ApiError::unavailable(err),
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        // A store that is down or failing over is a 503 the client retries; a reply we cannot
+        // read is our bug, a 500.
+        match err {
+            crate::store::StoreError::Unavailable(_) => ApiError::unavailable(err),
+            crate::store::StoreError::Internal(_) => ApiError::internal(err),
         }
     }
 }

@@ -38,7 +38,7 @@ use crate::config::{SaleConfig, Secret};
 use crate::payment::PaymentProvider;
 use crate::pipeline::SeatChangePublisher;
 use crate::session::FanSessions;
-use crate::store::RedisStore;
+use crate::store::SharedStore;
 use crate::waiting_room::watch::QueueWatch;
 
 pub use error::{ApiError, ApiResult};
@@ -48,7 +48,7 @@ pub use error::{ApiError, ApiResult};
 pub struct AppState {
     pub sale: Arc<SaleConfig>,
     pub db: PgPool,
-    pub store: RedisStore,
+    pub store: SharedStore,
     pub catalog: Catalog,
     pub issuer: TokenIssuer,
     pub verifier: TokenVerifier,

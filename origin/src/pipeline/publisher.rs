@@ -16,7 +16,7 @@ use onsale_shared::EventId;
 
 use super::messages::{SeatChangeMessage, event_key};
 use crate::config::KafkaConfig;
-use crate::store::RedisStore;
+use crate::store::SharedStore;
 
 /// Counters of the producer, for logs and metrics.
 #[derive(Debug, Default)]
@@ -68,7 +68,7 @@ pub struct SeatChangePublisher {
 
 impl SeatChangePublisher {
     /// Creates the producer and starts the task that flags bitmaps of undelivered changes.
-    pub fn start(config: &KafkaConfig, store: RedisStore) -> anyhow::Result<Self> {
+    pub fn start(config: &KafkaConfig, store: SharedStore) -> anyhow::Result<Self> {
         let counters = Arc::new(PublisherCounters::default());
         let (failed_tx, failed_rx) = mpsc::channel(10_000);
         let context = DeliveryContext { counters: counters.clone(), failed_events: failed_tx.clone() };
@@ -126,7 +126,7 @@ impl SeatChangePublisher {
 
 /// Flags bitmaps whose changes were not delivered. Repeats for one event within a burst
 /// collapse into the one Redis set member.
-async fn flag_failed_bitmaps(mut failed: mpsc::Receiver<EventId>, store: RedisStore) {
+async fn flag_failed_bitmaps(mut failed: mpsc::Receiver<EventId>, store: SharedStore) {
     let mut logged_failures = 0u64;
     while let Some(event) = failed.recv().await {
         if let Err(err) = store.mark_bitmap_dirty(event).await {

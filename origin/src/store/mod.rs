@@ -1,249 +1,166 @@
-//! The Redis side of onsale: seat holds (SeatHoldCache), waiting-room queues and availability
-//! bitmaps (AvailabilityCache).
+//! The hold store (SeatHoldCache), the waiting-room queues and the availability bitmaps
+//! (AvailabilityCache), behind three traits with two backends each:
 //!
-//! Every key of one event carries the hash tag `{<namespace>:e<id>}`, so one event's keys share
-//! one Redis Cluster slot and each Lua script touches a single shard. The layout, for event 42
-//! in the default namespace `onsale` (written `{e42}` below for short):
+//! - [`redis`]: Redis Cluster (or one Redis node), every operation one Lua script, for
+//!   production. Selected by a `redis://` URL.
+//! - [`memory`]: in this process, every operation under one lock per event, for trying onsale
+//!   out, development and single-box events. Selected by `memory://`. It keeps nothing across a
+//!   restart.
 //!
-//! | key | type | holds |
-//! |---|---|---|
-//! | `{e42}:s:<seat>` | string | `h:<hold id>` while held (with the hold's TTL), `s:<order id>` once sold |
-//! | `{e42}:sv` | string (BITFIELD u32 per seat) | seat state version, bumped by every hold, release, expiry and sale |
-//! | `{e42}:hold:<hold id>` | hash | fan, nonce, seats, expiry; outlives the hold by a grace period for late payments |
-//! | `{e42}:holds` | sorted set | hold id by expiry time (ms), read by the expiry worker |
-//! | `{e42}:n:<nonce>` | string | the admission nonce's binding: `h:<hold id>` or `s:<order id>` |
-//! | `{e42}:bm` | string (bitmap) | availability bitmap, written by the notification worker |
-//! | `{e42}:bv` | string (BITFIELD u32 per seat) | version of the last change applied to each bit |
-//! | `{e42}:q` | sorted set | waiting fans by join time (µs, Redis server clock) |
-//! | `{e42}:pq` | set | fans who joined before the open, placed at random when it opens |
-//! | `{e42}:adm:<fan>` | string | the fan's admission token, until it expires |
-//! | `{e42}:qmeta` | hash | queue state, admission rate, counters |
-//! | `{e42}:lease` | string | id of the admitter instance that may pop this queue |
-//! | `{e42}:stats` | hash | hold and sale counters |
-//!
-//! Two keys are global: `<namespace>:events` (the set of events with an open sale, which the
-//! admitter and the expiry worker walk) and `<namespace>:dirty-bitmaps` (events whose bitmap
-//! lost a change and must be rebuilt). The namespace lets two deployments, such as staging and
-//! a load test, share one Redis without touching each other's keys.
+//! Both backends pass the same contract tests (`origin/tests/contract/`): holds are all or
+//! nothing under concurrency, a nonce backs one live hold, expired holds are found by
+//! [`HoldStore::due_holds`], and a change never flips a bitmap bit backwards.
 
-mod bitmap;
-mod holds;
-mod queue;
-mod scripts;
+pub mod memory;
+pub mod model;
+pub mod redis;
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClientBuilder;
-use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use async_trait::async_trait;
 
-use onsale_shared::{EventId, FanId, HoldId, SeatIndex};
+use onsale_shared::api::QueueState;
+use onsale_shared::{EventId, FanId, HoldId, OrderId, SeatIndex};
 
-use crate::config::RedisConfig;
+pub use model::*;
+pub use redis::{EventKeys, RedisConnection, RedisStore};
 
-pub use bitmap::SeatStateChange;
-pub use holds::{ClaimOutcome, ExpireOutcome, HoldAttempt, HoldOutcome, HoldRecord, ReleaseOutcome, SeatVersion};
-pub use queue::{AdmitOutcome, JoinOutcome, QueueMeta, StatusOutcome, StoredAdmission, parse_state, state_name};
-
-/// A Redis connection: Redis Cluster in production, a single node in development.
-#[derive(Clone)]
-pub enum RedisConnection {
-    Cluster(ClusterConnection),
-    Single(ConnectionManager),
+/// A failure of the store itself, never of the request.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store is down, slow or failing over; the same call may succeed later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store returned something this code cannot read.
+    #[error("store error: {0}")]
+    Internal(String),
 }
 
-impl ConnectionLike for RedisConnection {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            RedisConnection::Cluster(conn) => conn.req_packed_command(cmd),
-            RedisConnection::Single(conn) => conn.req_packed_command(cmd),
-        }
-    }
+pub type StoreResult<T> = Result<T, StoreError>;
 
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            RedisConnection::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
-            RedisConnection::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
-        }
-    }
+/// Seat holds and sales.
+#[async_trait]
+pub trait HoldStore: Send + Sync {
+    /// Holds all of `attempt.seats` or none. The nonce is checked and bound to the hold in the
+    /// same atomic step that takes the seats.
+    async fn hold(&self, attempt: &HoldAttempt<'_>) -> StoreResult<HoldOutcome>;
 
-    fn get_db(&self) -> i64 {
-        match self {
-            RedisConnection::Cluster(conn) => conn.get_db(),
-            RedisConnection::Single(conn) => conn.get_db(),
-        }
-    }
+    /// A hold's record, while it exists: for the hold's TTL plus a grace period for late payments.
+    async fn hold_record(&self, event: EventId, hold: HoldId) -> StoreResult<Option<HoldRecord>>;
+
+    /// Frees a hold's seats and its nonce, if `fan` made the hold.
+    async fn release(&self, event: EventId, record: &HoldRecord, fan: &FanId) -> StoreResult<ReleaseOutcome>;
+
+    /// Frees the seats of a hold whose TTL has passed. Seats another hold took since stay taken.
+    async fn expire(&self, event: EventId, record: &HoldRecord) -> StoreResult<ExpireOutcome>;
+
+    /// Removes a hold from the expiry index without touching seats.
+    async fn forget_hold(&self, event: EventId, hold: HoldId) -> StoreResult<()>;
+
+    /// Holds whose TTL has passed, oldest first, at most `limit`.
+    async fn due_holds(&self, event: EventId, limit: usize) -> StoreResult<Vec<HoldId>>;
+
+    /// Makes sure every seat of a hold is still, or again, held by it before its order is
+    /// written. All or nothing. `ttl` covers the time the order write may take.
+    async fn claim_for_sale(&self, event: EventId, record: &HoldRecord, ttl: Duration) -> StoreResult<ClaimOutcome>;
+
+    /// Marks a committed order's seats sold and spends the admission nonce until `nonce_ttl`.
+    async fn mark_sold(
+        &self,
+        event: EventId,
+        record: &HoldRecord,
+        order: OrderId,
+        nonce_ttl: Duration,
+    ) -> StoreResult<Vec<SeatVersion>>;
+
+    /// Marks seats sold to the given orders where the store does not show it yet.
+    async fn repair_sold(&self, event: EventId, sold: &[(SeatIndex, OrderId)]) -> StoreResult<Vec<SeatVersion>>;
+
+    /// Hold and sale counters of an event.
+    async fn hold_stats(&self, event: EventId) -> StoreResult<HoldStats>;
+
+    /// The state of each given seat, in the same order.
+    async fn seat_states(&self, event: EventId, seats: &[SeatIndex]) -> StoreResult<Vec<SeatState>>;
 }
 
-impl RedisConnection {
-    /// Connects to the configured nodes. One node that reports `cluster_enabled:1` is treated as
-    /// a cluster seed, as are several nodes.
-    pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
-        let urls: Vec<String> = config.urls.iter().map(|u| u.expose().to_owned()).collect();
-        anyhow::ensure!(!urls.is_empty(), "--redis-url is empty: give at least one redis:// URL");
-        let timeout = config.response_timeout;
+/// Waiting-room queues.
+#[async_trait]
+pub trait QueueStore: Send + Sync {
+    /// Joins the queue once per fan; a second join returns the first place.
+    async fn join(&self, event: EventId, fan: &FanId, default_state: QueueState) -> StoreResult<JoinOutcome>;
 
-        let cluster = if urls.len() > 1 {
-            true
-        } else {
-            let client =
-                redis::Client::open(urls[0].as_str()).map_err(|err| anyhow::anyhow!("invalid --redis-url: {err}"))?;
-            let mut conn = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
-                .await
-                .map_err(|_| anyhow::anyhow!("timed out connecting to Redis after {timeout:?}"))??;
-            let info: String = redis::cmd("INFO").arg("cluster").query_async(&mut conn).await?;
-            info.contains("cluster_enabled:1")
-        };
+    /// Reads a fan's place without joining.
+    async fn queue_status(&self, event: EventId, fan: &FanId, default_state: QueueState) -> StoreResult<StatusOutcome>;
 
-        if cluster {
-            let client = ClusterClientBuilder::new(urls)
-                .connection_timeout(timeout)
-                .response_timeout(timeout)
-                .retries(3)
-                .build()?;
-            let conn = client.get_async_connection().await?;
-            Ok(RedisConnection::Cluster(conn))
-        } else {
-            let client = redis::Client::open(urls[0].as_str())?;
-            let manager_config = ConnectionManagerConfig::new()
-                .set_response_timeout(Some(timeout))
-                .set_connection_timeout(Some(timeout))
-                .set_number_of_retries(3);
-            let conn = ConnectionManager::new_with_config(client, manager_config).await?;
-            Ok(RedisConnection::Single(conn))
-        }
-    }
+    /// Reads a queue's state and counters.
+    async fn queue_meta(&self, event: EventId, default_state: QueueState) -> StoreResult<QueueMeta>;
 
-    pub fn is_cluster(&self) -> bool {
-        matches!(self, RedisConnection::Cluster(_))
-    }
+    /// Lists the next `count` fans in line, without removing them.
+    async fn peek_queue(&self, event: EventId, count: usize) -> StoreResult<Vec<FanId>>;
+
+    /// Takes or renews the admitter lease; `true` while `owner` holds it.
+    async fn acquire_lease(&self, event: EventId, owner: &str, ttl: Duration) -> StoreResult<bool>;
+
+    /// Stores tokens for a batch of fans and removes them from the queue, in one atomic step,
+    /// while `owner` holds the lease and the queue is open. Fans no longer queued are skipped.
+    async fn admit(
+        &self,
+        event: EventId,
+        owner: &str,
+        batch: &[(FanId, StoredAdmission)],
+        token_ttl: Duration,
+    ) -> StoreResult<AdmitOutcome>;
+
+    /// Records the admission rate the admitter measured, for ETAs.
+    async fn record_admission_rate(&self, event: EventId, rate: f64) -> StoreResult<()>;
+
+    /// Sets the queue's state (pause, resume, close).
+    async fn set_queue_state(&self, event: EventId, state: QueueState) -> StoreResult<()>;
+
+    /// Sets the queue's admission rate in fans per second.
+    async fn set_queue_rate(&self, event: EventId, rate: u32) -> StoreResult<()>;
+
+    /// Opens the queue and places fans who joined before the open in random order ahead of
+    /// everyone who joins after it. Returns how many were placed.
+    async fn open_queue(&self, event: EventId) -> StoreResult<u64>;
 }
 
-/// Key names of one event. Built once per request; each name is a short format.
-#[derive(Debug, Clone)]
-pub struct EventKeys {
-    tag: String,
+/// Availability bitmaps.
+#[async_trait]
+pub trait AvailabilityStore: Send + Sync {
+    /// Reads the raw bitmap; `None` when no change has been applied yet (every seat free).
+    async fn bitmap(&self, event: EventId) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Applies changes whose version is newer than the last one applied to their seat.
+    /// Returns how many were applied.
+    async fn apply_changes(&self, event: EventId, changes: &[SeatStateChange]) -> StoreResult<u64>;
+
+    /// Rebuilds the bitmap from the hold store, reading each seat's state and version in one
+    /// atomic step. Returns how many bits changed.
+    async fn rebuild_bitmap(&self, event: EventId, seat_count: u32) -> StoreResult<u64>;
+
+    /// Flags an event's bitmap for a rebuild, after a seat change could not be published.
+    async fn mark_bitmap_dirty(&self, event: EventId) -> StoreResult<()>;
+
+    /// Takes up to `count` flagged events off the dirty set.
+    async fn take_dirty_bitmaps(&self, count: usize) -> StoreResult<Vec<EventId>>;
 }
 
-impl EventKeys {
-    pub fn new(namespace: &str, event: EventId) -> Self {
-        Self { tag: format!("{{{namespace}:e{event}}}") }
-    }
-
-    pub fn seat(&self, seat: SeatIndex) -> String {
-        format!("{}:s:{seat}", self.tag)
-    }
-    pub fn seat_versions(&self) -> String {
-        format!("{}:sv", self.tag)
-    }
-    pub fn hold(&self, hold: HoldId) -> String {
-        format!("{}:hold:{hold}", self.tag)
-    }
-    pub fn holds_by_expiry(&self) -> String {
-        format!("{}:holds", self.tag)
-    }
-    pub fn nonce(&self, nonce: &str) -> String {
-        format!("{}:n:{nonce}", self.tag)
-    }
-    pub fn bitmap(&self) -> String {
-        format!("{}:bm", self.tag)
-    }
-    pub fn bitmap_versions(&self) -> String {
-        format!("{}:bv", self.tag)
-    }
-    pub fn queue(&self) -> String {
-        format!("{}:q", self.tag)
-    }
-    pub fn prequeue(&self) -> String {
-        format!("{}:pq", self.tag)
-    }
-    pub fn prequeue_closing(&self) -> String {
-        format!("{}:pq:closing", self.tag)
-    }
-    pub fn admission(&self, fan: &FanId) -> String {
-        format!("{}:adm:{fan}", self.tag)
-    }
-    pub fn queue_meta(&self) -> String {
-        format!("{}:qmeta", self.tag)
-    }
-    pub fn admitter_lease(&self) -> String {
-        format!("{}:lease", self.tag)
-    }
-    pub fn stats(&self) -> String {
-        format!("{}:stats", self.tag)
-    }
-}
-
-/// The hold store, queues and bitmaps over one Redis connection (cloned per task; the
-/// connection multiplexes).
-#[derive(Clone)]
-pub struct RedisStore {
-    conn: RedisConnection,
-    /// Prefix of the global keys.
-    namespace: std::sync::Arc<str>,
-    /// Extra life of a hold record after its seats expire, so a payment that completes late
-    /// can still find which seats it was for.
-    hold_record_grace: Duration,
-}
-
-impl RedisStore {
-    pub fn new(conn: RedisConnection, namespace: &str) -> Self {
-        Self { conn, namespace: namespace.into(), hold_record_grace: Duration::from_secs(3600) }
-    }
-
-    pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
-        Ok(Self::new(RedisConnection::connect(config).await?, &config.namespace))
-    }
-
-    /// Key names of one event in this store's namespace.
-    pub fn keys(&self, event: EventId) -> EventKeys {
-        EventKeys::new(&self.namespace, event)
-    }
-
-    /// The set of events whose sale is live.
-    pub(crate) fn active_events_key(&self) -> String {
-        format!("{}:events", self.namespace)
-    }
-
-    /// The set of events whose bitmap must be rebuilt from the hold store.
-    pub(crate) fn dirty_bitmaps_key(&self) -> String {
-        format!("{}:dirty-bitmaps", self.namespace)
-    }
-
-    pub fn connection(&self) -> RedisConnection {
-        self.conn.clone()
-    }
-
-    /// Sends PING (to every primary, on a cluster).
-    pub async fn ping(&self) -> redis::RedisResult<()> {
-        let mut conn = self.conn.clone();
-        redis::cmd("PING").query_async::<()>(&mut conn).await
-    }
+/// Everything the platform keeps in the hold store, plus the set of live events.
+#[async_trait]
+pub trait Store: HoldStore + QueueStore + AvailabilityStore {
+    /// Checks that the store answers.
+    async fn ping(&self) -> StoreResult<()>;
 
     /// Adds an event to the set of events with a live sale.
-    pub async fn activate_event(&self, event: EventId) -> redis::RedisResult<()> {
-        let mut conn = self.conn.clone();
-        redis::cmd("SADD").arg(self.active_events_key()).arg(event.get()).query_async::<()>(&mut conn).await
-    }
+    async fn activate_event(&self, event: EventId) -> StoreResult<()>;
 
-    /// Events with a live sale.
-    pub async fn active_events(&self) -> redis::RedisResult<Vec<EventId>> {
-        let mut conn = self.conn.clone();
-        let ids: Vec<i64> = redis::cmd("SMEMBERS").arg(self.active_events_key()).query_async(&mut conn).await?;
-        Ok(ids.into_iter().filter_map(|id| EventId::new(id).ok()).collect())
-    }
+    /// Lists the events with a live sale.
+    async fn active_events(&self) -> StoreResult<Vec<EventId>>;
+
+    /// The backend's name, for logs: `redis` or `memory`.
+    fn backend(&self) -> &'static str;
 }
 
-/// Current time in milliseconds on the Redis server that owns `key`'s slot. The hold and queue
-/// scripts read the same clock, so comparing against it needs no clock sync between processes.
-pub(crate) async fn server_time_ms(conn: &mut RedisConnection, key: &str) -> redis::RedisResult<i64> {
-    // TIME has no key; wrap it in a script with the key so a cluster routes it to that slot's node.
-    let (secs, micros): (i64, i64) = scripts::SERVER_TIME.key(key).invoke_async(conn).await?;
-    Ok(secs * 1000 + micros / 1000)
-}
+/// A shared handle to whichever store the configuration selected.
+pub type SharedStore = std::sync::Arc<dyn Store>;

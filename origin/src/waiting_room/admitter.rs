@@ -19,7 +19,7 @@ use onsale_shared::token::TokenIssuer;
 use onsale_shared::{EventId, FanId};
 
 use crate::clock::Clock;
-use crate::store::{AdmitOutcome, RedisStore, StoredAdmission};
+use crate::store::{AdmitOutcome, SharedStore, StoredAdmission};
 
 #[derive(Clone)]
 pub struct AdmitterConfig {
@@ -36,7 +36,7 @@ impl AdmitterConfig {
 }
 
 pub struct Admitter {
-    store: RedisStore,
+    store: SharedStore,
     issuer: TokenIssuer,
     clock: Clock,
     config: AdmitterConfig,
@@ -70,7 +70,7 @@ impl Bucket {
 }
 
 impl Admitter {
-    pub fn new(store: RedisStore, issuer: TokenIssuer, clock: Clock, config: AdmitterConfig) -> Self {
+    pub fn new(store: SharedStore, issuer: TokenIssuer, clock: Clock, config: AdmitterConfig) -> Self {
         let owner = format!("admitter-{}", uuid::Uuid::new_v4().simple());
         Self { store, issuer, clock, config, owner }
     }

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use onsale_shared::EventId;
 use onsale_shared::api::QueueState;
 
-use crate::store::{QueueMeta, RedisStore};
+use crate::store::{QueueMeta, SharedStore};
 
 /// How often a poller reads its queue's meta.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -23,14 +23,14 @@ pub type MetaReceiver = watch::Receiver<Option<Arc<QueueMeta>>>;
 
 #[derive(Clone)]
 pub struct QueueWatch {
-    store: RedisStore,
+    store: SharedStore,
     default_state: QueueState,
     /// A std mutex: held only to look up or insert a receiver, never across an await.
     pollers: Arc<Mutex<HashMap<EventId, MetaReceiver>>>,
 }
 
 impl QueueWatch {
-    pub fn new(store: RedisStore, default_state: QueueState) -> Self {
+    pub fn new(store: SharedStore, default_state: QueueState) -> Self {
         Self { store, default_state, pollers: Arc::new(Mutex::new(HashMap::new())) }
     }
 

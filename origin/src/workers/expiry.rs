@@ -15,14 +15,14 @@ use uuid::Uuid;
 use onsale_shared::{EventId, HoldId, OrderId, SeatIndex};
 
 use crate::pipeline::{ChangeCause, SeatChangeMessage, SeatChangePublisher};
-use crate::store::{ExpireOutcome, RedisStore};
+use crate::store::{ExpireOutcome, SharedStore};
 
 /// Holds expired per event per pass.
 const BATCH: usize = 1000;
 
 #[derive(Clone)]
 pub struct ExpiryWorker {
-    store: RedisStore,
+    store: SharedStore,
     db: PgPool,
     publisher: SeatChangePublisher,
     pub interval: Duration,
@@ -37,7 +37,7 @@ pub struct PassReport {
 }
 
 impl ExpiryWorker {
-    pub fn new(store: RedisStore, db: PgPool, publisher: SeatChangePublisher) -> Self {
+    pub fn new(store: SharedStore, db: PgPool, publisher: SeatChangePublisher) -> Self {
         Self { store, db, publisher, interval: Duration::from_millis(250) }
     }
 

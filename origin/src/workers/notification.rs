@@ -18,7 +18,7 @@ use crate::catalog::Catalog;
 use crate::config::KafkaConfig;
 use crate::pipeline::SeatChangeMessage;
 use crate::pipeline::kafka;
-use crate::store::{RedisStore, SeatStateChange};
+use crate::store::{SeatStateChange, SharedStore};
 
 /// Most messages applied per batch.
 const MAX_BATCH: usize = 2000;
@@ -52,14 +52,14 @@ fn add_to_batch(
 
 #[derive(Clone)]
 pub struct NotificationWorker {
-    store: RedisStore,
+    store: SharedStore,
     catalog: Catalog,
     pub full_rebuild_interval: Duration,
     pub dirty_check_interval: Duration,
 }
 
 impl NotificationWorker {
-    pub fn new(store: RedisStore, catalog: Catalog) -> Self {
+    pub fn new(store: SharedStore, catalog: Catalog) -> Self {
         Self {
             store,
             catalog,

@@ -19,6 +19,7 @@ use onsale_origin::app::{Platform, serve_http};
 use onsale_origin::cli::{Cli, Command, ServeArgs};
 use onsale_origin::clock::Clock;
 use onsale_origin::http::AppState;
+use onsale_origin::store::RedisStore;
 use onsale_origin::workers::expiry::ExpiryWorker;
 use onsale_origin::workers::notification::NotificationWorker;
 use onsale_shared::api::{FanSession, HoldRequest};
@@ -175,6 +176,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub shutdown: CancellationToken,
     pub database_proxy: Option<DatabaseProxy>,
+    /// A connection of the test's own to the platform's Redis, for Redis-specific checks.
+    pub redis: RedisStore,
 }
 
 impl Drop for TestApp {
@@ -261,6 +264,7 @@ impl TestApp {
             .await
             .expect("connect test database");
         let issuer = TokenIssuer::new(token_key(options.token_algorithm));
+        let redis = RedisStore::connect(&args.redis).await.expect("connect Redis");
         Self {
             address,
             base: format!("http://{address}/api/v1"),
@@ -273,6 +277,7 @@ impl TestApp {
             clock,
             shutdown,
             database_proxy: proxy,
+            redis,
         }
     }
 

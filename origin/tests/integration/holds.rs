@@ -10,9 +10,9 @@ use crate::common::{TestApp, error_code};
 
 /// Reads the raw value of a seat key.
 async fn seat_value(app: &TestApp, event: EventId, seat: u32) -> Option<String> {
-    let mut conn = app.state.store.connection();
+    let mut conn = app.redis.connection();
     redis::cmd("GET")
-        .arg(app.state.store.keys(event).seat(SeatIndex::new(seat).unwrap()))
+        .arg(app.redis.keys(event).seat(SeatIndex::new(seat).unwrap()))
         .query_async(&mut conn)
         .await
         .expect("GET seat")
@@ -160,7 +160,7 @@ async fn hold_survives_script_flush() {
     assert_eq!(first.status(), 201);
 
     // SCRIPT FLUSH goes to every primary; the next call meets NOSCRIPT and loads the script again.
-    let mut conn = app.state.store.connection();
+    let mut conn = app.redis.connection();
     redis::cmd("SCRIPT").arg("FLUSH").query_async::<()>(&mut conn).await.expect("SCRIPT FLUSH");
 
     let other = app.fan().await;

@@ -67,8 +67,8 @@ struct TicketArgs {
 
 /// Seats whose key exists in the hold store: the truth the bitmap must show.
 async fn truth(app: &TestApp, event: EventId, seats: u32) -> SeatBitmap {
-    let keys = app.state.store.keys(event);
-    let mut conn = app.state.store.connection();
+    let keys = app.redis.keys(event);
+    let mut conn = app.redis.connection();
     let mut cmd = redis::cmd("MGET");
     for seat in 0..seats {
         cmd.arg(keys.seat(SeatIndex::new(seat).unwrap()));

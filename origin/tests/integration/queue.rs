@@ -84,9 +84,8 @@ async fn concurrent_joins_keep_one_place() {
     }
     assert_eq!(positions, HashSet::from([2]));
 
-    let mut conn = app.state.store.connection();
-    let entries: u64 =
-        redis::cmd("ZCARD").arg(app.state.store.keys(event).queue()).query_async(&mut conn).await.unwrap();
+    let mut conn = app.redis.connection();
+    let entries: u64 = redis::cmd("ZCARD").arg(app.redis.keys(event).queue()).query_async(&mut conn).await.unwrap();
     assert_eq!(entries, 2);
     let meta = app.state.store.queue_meta(event, QueueState::Open).await.unwrap();
     assert_eq!(meta.joined, 2);
@@ -98,7 +97,7 @@ async fn admitter_holds_its_rate() {
     let app = TestApp::start_with(TestOptions { admitter: true, admission_rate: rate, ..TestOptions::default() }).await;
     let event = app.create_event(10).await;
     app.state.store.activate_event(event).await.unwrap();
-    fill_queue(&app.state.store, event, 20_000).await;
+    fill_queue(&app.redis, event, 20_000).await;
 
     // Let the admitter take the lease and settle, then measure over 3 s.
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -125,7 +124,7 @@ async fn two_admitters_never_pop_one_queue() {
     let app = TestApp::start().await;
     let event = app.create_event(10).await;
     app.state.store.activate_event(event).await.unwrap();
-    let fans = fill_queue(&app.state.store, event, 10_000).await;
+    let fans = fill_queue(&app.redis, event, 10_000).await;
 
     let shutdown = CancellationToken::new();
     let config = AdmitterConfig::new(rate, QueueState::Open);
@@ -137,8 +136,8 @@ async fn two_admitters_never_pop_one_queue() {
 
     // Sample the lease holder while both run: exactly one of the two holds it at any time.
     let started = Instant::now();
-    let mut conn = app.state.store.connection();
-    let lease_key = app.state.store.keys(event).admitter_lease();
+    let mut conn = app.redis.connection();
+    let lease_key = app.redis.keys(event).admitter_lease();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let start_meta = app.state.store.queue_meta(event, QueueState::Open).await.unwrap();
     let measure_start = Instant::now();
@@ -155,7 +154,7 @@ async fn two_admitters_never_pop_one_queue() {
     assert!((measured - f64::from(rate)).abs() / f64::from(rate) <= 0.05, "two admitters admitted {measured:.0}/s");
 
     // Each admitted fan has exactly one token and is gone from the queue.
-    let keys = app.state.store.keys(event);
+    let keys = app.redis.keys(event);
     let mut with_token = 0u64;
     for chunk in fans.chunks(500) {
         let mut cmd = redis::cmd("MGET");

@@ -28,9 +28,9 @@ async fn confirm(
 }
 
 async fn seat_value(app: &TestApp, event: EventId, seat: u32) -> Option<String> {
-    let mut conn = app.state.store.connection();
+    let mut conn = app.redis.connection();
     redis::cmd("GET")
-        .arg(app.state.store.keys(event).seat(SeatIndex::new(seat).unwrap()))
+        .arg(app.redis.keys(event).seat(SeatIndex::new(seat).unwrap()))
         .query_async(&mut conn)
         .await
         .unwrap()
@@ -154,9 +154,9 @@ async fn second_sale_forced_past_redis_is_seat_sold() {
         confirm(&app, &first, &first_token, event, &first_hold, TEST_CARD_OK).await.json().await.unwrap();
 
     // Redis loses the sale (as a failover could), so a second fan can hold the seat.
-    let mut conn = app.state.store.connection();
+    let mut conn = app.redis.connection();
     redis::cmd("DEL")
-        .arg(app.state.store.keys(event).seat(SeatIndex::new(5).unwrap()))
+        .arg(app.redis.keys(event).seat(SeatIndex::new(5).unwrap()))
         .query_async::<()>(&mut conn)
         .await
         .unwrap();

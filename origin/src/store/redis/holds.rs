@@ -2,76 +2,17 @@
 
 use std::time::Duration;
 
-use redis::{RedisResult, Value};
+use async_trait::async_trait;
+use redis::Value;
 
 use onsale_shared::{EventId, FanId, HoldId, OrderId, SeatIndex};
 
 use super::scripts::{CLAIM, EXPIRE, HOLD, MARK_SOLD, RELEASE, REPAIR_SOLD};
-use super::{EventKeys, RedisStore};
-
-/// A seat and its state version after a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SeatVersion {
-    pub seat: SeatIndex,
-    pub version: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HoldAttempt<'a> {
-    pub event: EventId,
-    pub hold: HoldId,
-    pub fan: &'a FanId,
-    pub nonce: &'a str,
-    pub seats: &'a [SeatIndex],
-    pub ttl: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HoldOutcome {
-    Held {
-        expires_at_ms: i64,
-        versions: Vec<SeatVersion>,
-    },
-    /// The nonce already backs a live hold or an order.
-    NonceUsed,
-    /// These seats are held or sold; nothing was held.
-    Unavailable(Vec<SeatIndex>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReleaseOutcome {
-    Released(Vec<SeatVersion>),
-    NotFound,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClaimOutcome {
-    /// Every seat is held by this hold; `retaken` lists seats that had been freed and were taken again.
-    Claimed { retaken: Vec<SeatVersion> },
-    /// The nonce now backs another hold or an order.
-    NonceRebound,
-    /// These seats went to someone else.
-    Conflict(Vec<SeatIndex>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExpireOutcome {
-    Gone,
-    NotDue,
-    Expired(Vec<SeatVersion>),
-}
-
-/// What the hold store remembers of a hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HoldRecord {
-    pub hold: HoldId,
-    pub fan: FanId,
-    pub nonce: String,
-    pub seats: Vec<SeatIndex>,
-    pub expires_at_ms: i64,
-    /// The expiry worker freed the seats (the record stays for a late payment).
-    pub expired: bool,
-}
+use super::{EventKeys, RedisStore, unexpected_reply};
+use crate::store::{
+    ClaimOutcome, ExpireOutcome, HoldAttempt, HoldOutcome, HoldRecord, HoldStats, HoldStore, ReleaseOutcome, SeatState,
+    SeatVersion, StoreError, StoreResult,
+};
 
 /// Converts a script reply into strings; Lua integers arrive as Redis integers.
 pub(crate) fn reply_strings(reply: Vec<Value>) -> Vec<String> {
@@ -102,8 +43,8 @@ fn parse_seat_versions(items: &[String]) -> Vec<SeatVersion> {
         .collect()
 }
 
-fn unexpected(script: &str, reply: &[String]) -> redis::RedisError {
-    redis::RedisError::from((redis::ErrorKind::Parse, "unexpected script reply", format!("{script}: {reply:?}")))
+fn unexpected(script: &str, reply: &[String]) -> StoreError {
+    unexpected_reply(script, reply)
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -138,10 +79,13 @@ impl RedisStore {
         }
         invocation
     }
+}
 
+#[async_trait]
+impl HoldStore for RedisStore {
     /// Holds all of `attempt.seats` or none, in one script: the nonce is checked and bound in the
     /// same atomic step that takes the seats.
-    pub async fn hold(&self, attempt: &HoldAttempt<'_>) -> RedisResult<HoldOutcome> {
+    async fn hold(&self, attempt: &HoldAttempt<'_>) -> StoreResult<HoldOutcome> {
         let keys = self.keys(attempt.event);
         let args = [
             attempt.hold.to_string(),
@@ -163,7 +107,7 @@ impl RedisStore {
                     .map(|(seat, v)| {
                         Ok(SeatVersion { seat: *seat, version: v.parse().map_err(|_| unexpected("hold", &reply))? })
                     })
-                    .collect::<RedisResult<Vec<_>>>()?;
+                    .collect::<StoreResult<Vec<_>>>()?;
                 Ok(HoldOutcome::Held { expires_at_ms, versions })
             }
             Some("used") => Ok(HoldOutcome::NonceUsed),
@@ -173,7 +117,7 @@ impl RedisStore {
     }
 
     /// Reads a hold's record, if it still exists.
-    pub async fn hold_record(&self, event: EventId, hold: HoldId) -> RedisResult<Option<HoldRecord>> {
+    async fn hold_record(&self, event: EventId, hold: HoldId) -> StoreResult<Option<HoldRecord>> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let fields: std::collections::HashMap<String, String> =
@@ -191,16 +135,12 @@ impl RedisStore {
             (Some(fan), Some(nonce), Some(expires_at_ms), Some(seats)) => {
                 Ok(Some(HoldRecord { hold, fan, nonce, seats, expires_at_ms, expired: fields.contains_key("expired") }))
             }
-            _ => Err(redis::RedisError::from((
-                redis::ErrorKind::Parse,
-                "corrupt hold record",
-                format!("event {event} hold {hold}"),
-            ))),
+            _ => Err(StoreError::Internal(format!("corrupt hold record: event {event} hold {hold}"))),
         }
     }
 
     /// Releases a hold's seats. Only the fan who made the hold may release it.
-    pub async fn release(&self, event: EventId, record: &HoldRecord, fan: &FanId) -> RedisResult<ReleaseOutcome> {
+    async fn release(&self, event: EventId, record: &HoldRecord, fan: &FanId) -> StoreResult<ReleaseOutcome> {
         let keys = self.keys(event);
         let args = [record.hold.to_string(), fan.to_string(), String::new(), String::new(), String::new()];
         let invocation = Self::seat_invocation(&RELEASE, &keys, record.hold, &record.nonce, &record.seats, args);
@@ -214,7 +154,7 @@ impl RedisStore {
     }
 
     /// Frees a hold whose TTL has passed.
-    pub async fn expire(&self, event: EventId, record: &HoldRecord) -> RedisResult<ExpireOutcome> {
+    async fn expire(&self, event: EventId, record: &HoldRecord) -> StoreResult<ExpireOutcome> {
         let keys = self.keys(event);
         let args = [record.hold.to_string(), String::new(), String::new(), String::new(), String::new()];
         let invocation = Self::seat_invocation(&EXPIRE, &keys, record.hold, &record.nonce, &record.seats, args);
@@ -230,14 +170,14 @@ impl RedisStore {
 
     /// Removes a hold id from the expiry index without touching seats: for index entries whose
     /// record has vanished (the record outlives the hold, so this only follows manual deletion).
-    pub async fn forget_hold(&self, event: EventId, hold: HoldId) -> RedisResult<()> {
+    async fn forget_hold(&self, event: EventId, hold: HoldId) -> StoreResult<()> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
-        redis::cmd("ZREM").arg(keys.holds_by_expiry()).arg(hold.to_string()).query_async(&mut conn).await
+        Ok(redis::cmd("ZREM").arg(keys.holds_by_expiry()).arg(hold.to_string()).query_async(&mut conn).await?)
     }
 
     /// Hold ids whose expiry time has passed on the Redis clock, oldest first.
-    pub async fn due_holds(&self, event: EventId, limit: usize) -> RedisResult<Vec<HoldId>> {
+    async fn due_holds(&self, event: EventId, limit: usize) -> StoreResult<Vec<HoldId>> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let now = super::server_time_ms(&mut conn, &keys.holds_by_expiry()).await?;
@@ -256,12 +196,7 @@ impl RedisStore {
 
     /// Makes sure a hold still owns all its seats before its order is written, taking back seats
     /// that were freed since. `ttl` covers the time the order write may take.
-    pub async fn claim_for_sale(
-        &self,
-        event: EventId,
-        record: &HoldRecord,
-        ttl: Duration,
-    ) -> RedisResult<ClaimOutcome> {
+    async fn claim_for_sale(&self, event: EventId, record: &HoldRecord, ttl: Duration) -> StoreResult<ClaimOutcome> {
         let keys = self.keys(event);
         let args = [
             record.hold.to_string(),
@@ -282,13 +217,13 @@ impl RedisStore {
     }
 
     /// Marks a committed order's seats sold and spends the admission nonce until `nonce_ttl`.
-    pub async fn mark_sold(
+    async fn mark_sold(
         &self,
         event: EventId,
         record: &HoldRecord,
         order: OrderId,
         nonce_ttl: Duration,
-    ) -> RedisResult<Vec<SeatVersion>> {
+    ) -> StoreResult<Vec<SeatVersion>> {
         let keys = self.keys(event);
         let args =
             [record.hold.to_string(), order.to_string(), millis(nonce_ttl).to_string(), String::new(), String::new()];
@@ -302,7 +237,7 @@ impl RedisStore {
     }
 
     /// Marks seats sold to the given orders where the hold store does not show it yet.
-    pub async fn repair_sold(&self, event: EventId, sold: &[(SeatIndex, OrderId)]) -> RedisResult<Vec<SeatVersion>> {
+    async fn repair_sold(&self, event: EventId, sold: &[(SeatIndex, OrderId)]) -> StoreResult<Vec<SeatVersion>> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let mut changed = Vec::new();
@@ -324,17 +259,23 @@ impl RedisStore {
         Ok(changed)
     }
 
-    /// Hold and sale counters of an event.
-    pub async fn hold_stats(&self, event: EventId) -> RedisResult<std::collections::HashMap<String, u64>> {
+    async fn hold_stats(&self, event: EventId) -> StoreResult<HoldStats> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
-        redis::cmd("HGETALL").arg(keys.stats()).query_async(&mut conn).await
+        let fields: std::collections::HashMap<String, u64> =
+            redis::cmd("HGETALL").arg(keys.stats()).query_async(&mut conn).await?;
+        let count = |name: &str| fields.get(name).copied().unwrap_or(0);
+        Ok(HoldStats {
+            holds_started: count("holds_started"),
+            holds_released: count("holds_released"),
+            holds_expired: count("holds_expired"),
+            seats_sold: count("seats_sold"),
+        })
     }
 
-    /// Seats the hold store shows as sold, from a list to check.
-    pub async fn sold_seats(&self, event: EventId, seats: &[SeatIndex]) -> RedisResult<Vec<SeatIndex>> {
+    async fn seat_states(&self, event: EventId, seats: &[SeatIndex]) -> StoreResult<Vec<SeatState>> {
         let keys = self.keys(event);
-        let mut sold = Vec::new();
+        let mut states = Vec::with_capacity(seats.len());
         let mut conn = self.conn.clone();
         for chunk in seats.chunks(500) {
             let mut cmd = redis::cmd("MGET");
@@ -342,12 +283,23 @@ impl RedisStore {
                 cmd.arg(keys.seat(*seat));
             }
             let values: Vec<Option<String>> = cmd.query_async(&mut conn).await?;
-            for (seat, value) in chunk.iter().zip(values) {
-                if value.is_some_and(|v| v.starts_with("s:")) {
-                    sold.push(*seat);
-                }
+            for value in values {
+                states.push(parse_seat_value(value.as_deref())?);
             }
         }
-        Ok(sold)
+        Ok(states)
     }
+}
+
+/// Reads a seat key's value: absent, `h:<hold id>` or `s:<order id>`.
+fn parse_seat_value(value: Option<&str>) -> StoreResult<SeatState> {
+    let Some(value) = value else {
+        return Ok(SeatState::Free);
+    };
+    let parsed = match value.split_once(':') {
+        Some(("h", hold)) => hold.parse().ok().map(SeatState::Held),
+        Some(("s", order)) => order.parse().ok().map(SeatState::Sold),
+        _ => None,
+    };
+    parsed.ok_or_else(|| StoreError::Internal(format!("unreadable seat key value {value:?}")))
 }

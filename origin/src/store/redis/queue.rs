@@ -3,105 +3,34 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use async_trait::async_trait;
+use chrono::DateTime;
 use rand::seq::SliceRandom;
-use redis::RedisResult;
 
 use onsale_shared::api::QueueState;
 use onsale_shared::{EventId, FanId};
 
 use super::holds::reply_strings;
 use super::scripts::{ADMIT, JOIN, LEASE, OPEN, STATUS};
-use super::{EventKeys, RedisStore};
+use super::{EventKeys, RedisStore, unexpected_reply};
+use crate::store::{
+    AdmitOutcome, JoinOutcome, QueueMeta, QueueStore, StatusOutcome, StoreError, StoreResult, StoredAdmission,
+    parse_state, state_name,
+};
 
-/// An admission token as the waiting room stores it for the fan to fetch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredAdmission {
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
+/// Writes a stored admission as `<expiry in Unix seconds> <token>`.
+fn encode_admission(admission: &StoredAdmission) -> String {
+    format!("{} {}", admission.expires_at.timestamp(), admission.token)
 }
 
-impl StoredAdmission {
-    fn encode(&self) -> String {
-        format!("{} {}", self.expires_at.timestamp(), self.token)
-    }
-
-    fn decode(value: &str) -> Option<Self> {
-        let (expires, token) = value.split_once(' ')?;
-        let expires_at = DateTime::from_timestamp(expires.parse().ok()?, 0)?;
-        Some(Self { token: token.to_owned(), expires_at })
-    }
+fn decode_admission(value: &str) -> Option<StoredAdmission> {
+    let (expires, token) = value.split_once(' ')?;
+    let expires_at = DateTime::from_timestamp(expires.parse().ok()?, 0)?;
+    Some(StoredAdmission { token: token.to_owned(), expires_at })
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JoinOutcome {
-    /// In the queue; `rank` counts from 0.
-    Queued {
-        rank: u64,
-        paused: bool,
-    },
-    Admitted(StoredAdmission),
-    /// Joined before the open; a random place is drawn at the open.
-    Prequeue,
-    Closed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StatusOutcome {
-    Queued {
-        rank: u64,
-        paused: bool,
-    },
-    Admitted(StoredAdmission),
-    Prequeue,
-    /// The fan is not in this queue (never joined, or the admission expired).
-    NotQueued(QueueState),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdmitOutcome {
-    /// Another admitter holds the lease now.
-    LeaseLost,
-    /// The queue is not open (paused, closed or not yet open).
-    Idle,
-    Admitted(u64),
-}
-
-/// A queue's state and counters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueueMeta {
-    pub state: QueueState,
-    /// Operator-set rate, or `None` for the configured default.
-    pub rate: Option<u32>,
-    pub joined: u64,
-    pub admitted: u64,
-    pub waiting: u64,
-    pub prequeued: u64,
-    /// Admissions per second measured by the admitter; 0 before the first batch.
-    pub measured_rate: f64,
-}
-
-pub fn state_name(state: QueueState) -> &'static str {
-    match state {
-        QueueState::NotOpen => "not_open",
-        QueueState::Open => "open",
-        QueueState::Paused => "paused",
-        QueueState::Closed => "closed",
-    }
-}
-
-pub fn parse_state(name: &str) -> Option<QueueState> {
-    match name {
-        "not_open" => Some(QueueState::NotOpen),
-        "open" => Some(QueueState::Open),
-        "paused" => Some(QueueState::Paused),
-        "closed" => Some(QueueState::Closed),
-        _ => None,
-    }
-}
-
-fn bad_reply(script: &str, reply: &[String]) -> redis::RedisError {
-    redis::RedisError::from((redis::ErrorKind::Parse, "unexpected script reply", format!("{script}: {reply:?}")))
+fn bad_reply(script: &str, reply: &[String]) -> StoreError {
+    unexpected_reply(script, reply)
 }
 
 fn queue_invocation<'a>(
@@ -122,20 +51,21 @@ fn queue_invocation<'a>(
     invocation
 }
 
-fn parse_rank(reply: &[String], script: &str) -> RedisResult<u64> {
+fn parse_rank(reply: &[String], script: &str) -> StoreResult<u64> {
     reply.get(1).and_then(|r| r.parse().ok()).ok_or_else(|| bad_reply(script, reply))
 }
 
-impl RedisStore {
+#[async_trait]
+impl QueueStore for RedisStore {
     /// Joins the queue once per fan; a second join returns the first place.
-    pub async fn join(&self, event: EventId, fan: &FanId, default_state: QueueState) -> RedisResult<JoinOutcome> {
+    async fn join(&self, event: EventId, fan: &FanId, default_state: QueueState) -> StoreResult<JoinOutcome> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let reply = reply_strings(queue_invocation(&JOIN, &keys, fan, default_state).invoke_async(&mut conn).await?);
         match reply.first().map(String::as_str) {
             Some("admitted") => reply
                 .get(1)
-                .and_then(|v| StoredAdmission::decode(v))
+                .and_then(|v| decode_admission(v))
                 .map(JoinOutcome::Admitted)
                 .ok_or_else(|| bad_reply("join", &reply)),
             Some("closed") => Ok(JoinOutcome::Closed),
@@ -147,12 +77,7 @@ impl RedisStore {
     }
 
     /// A fan's place, without joining.
-    pub async fn queue_status(
-        &self,
-        event: EventId,
-        fan: &FanId,
-        default_state: QueueState,
-    ) -> RedisResult<StatusOutcome> {
+    async fn queue_status(&self, event: EventId, fan: &FanId, default_state: QueueState) -> StoreResult<StatusOutcome> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let reply = reply_strings(queue_invocation(&STATUS, &keys, fan, default_state).invoke_async(&mut conn).await?);
@@ -160,7 +85,7 @@ impl RedisStore {
         if head == "admitted" {
             return reply
                 .get(1)
-                .and_then(|v| StoredAdmission::decode(v))
+                .and_then(|v| decode_admission(v))
                 .map(StatusOutcome::Admitted)
                 .ok_or_else(|| bad_reply("status", &reply));
         }
@@ -177,7 +102,7 @@ impl RedisStore {
     }
 
     /// State and counters of a queue.
-    pub async fn queue_meta(&self, event: EventId, default_state: QueueState) -> RedisResult<QueueMeta> {
+    async fn queue_meta(&self, event: EventId, default_state: QueueState) -> StoreResult<QueueMeta> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let (fields, waiting, prequeued): (HashMap<String, String>, u64, u64) = redis::pipe()
@@ -202,7 +127,7 @@ impl RedisStore {
     }
 
     /// The next `count` fans in line, without removing them.
-    pub async fn peek_queue(&self, event: EventId, count: usize) -> RedisResult<Vec<FanId>> {
+    async fn peek_queue(&self, event: EventId, count: usize) -> StoreResult<Vec<FanId>> {
         if count == 0 {
             return Ok(Vec::new());
         }
@@ -214,7 +139,7 @@ impl RedisStore {
     }
 
     /// Takes or renews the admitter lease; `true` while `owner` holds it.
-    pub async fn acquire_lease(&self, event: EventId, owner: &str, ttl: Duration) -> RedisResult<bool> {
+    async fn acquire_lease(&self, event: EventId, owner: &str, ttl: Duration) -> StoreResult<bool> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let held: i64 =
@@ -224,20 +149,20 @@ impl RedisStore {
 
     /// Stores tokens for a batch of fans and removes them from the queue, while `owner` holds the
     /// lease and the queue is open.
-    pub async fn admit(
+    async fn admit(
         &self,
         event: EventId,
         owner: &str,
         batch: &[(FanId, StoredAdmission)],
         token_ttl: Duration,
-    ) -> RedisResult<AdmitOutcome> {
+    ) -> StoreResult<AdmitOutcome> {
         let keys = self.keys(event);
         let mut invocation = ADMIT.prepare_invoke();
         invocation.key(keys.queue()).key(keys.admitter_lease()).key(keys.queue_meta());
         invocation.arg(owner).arg(token_ttl.as_millis() as u64);
         for (fan, admission) in batch {
             invocation.key(keys.admission(fan));
-            invocation.arg(fan.as_str()).arg(admission.encode());
+            invocation.arg(fan.as_str()).arg(encode_admission(admission));
         }
         let mut conn = self.conn.clone();
         let reply = reply_strings(invocation.invoke_async(&mut conn).await?);
@@ -250,34 +175,34 @@ impl RedisStore {
     }
 
     /// Records the admission rate the admitter measured, for ETAs.
-    pub async fn record_admission_rate(&self, event: EventId, rate: f64) -> RedisResult<()> {
+    async fn record_admission_rate(&self, event: EventId, rate: f64) -> StoreResult<()> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
-        redis::cmd("HSET")
+        Ok(redis::cmd("HSET")
             .arg(keys.queue_meta())
             .arg("measured_rate")
             .arg(format!("{rate:.1}"))
             .query_async(&mut conn)
-            .await
+            .await?)
     }
 
     /// Sets the queue's state (pause, resume, close).
-    pub async fn set_queue_state(&self, event: EventId, state: QueueState) -> RedisResult<()> {
+    async fn set_queue_state(&self, event: EventId, state: QueueState) -> StoreResult<()> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
-        redis::cmd("HSET").arg(keys.queue_meta()).arg("state").arg(state_name(state)).query_async(&mut conn).await
+        Ok(redis::cmd("HSET").arg(keys.queue_meta()).arg("state").arg(state_name(state)).query_async(&mut conn).await?)
     }
 
     /// Sets the queue's admission rate in fans per second.
-    pub async fn set_queue_rate(&self, event: EventId, rate: u32) -> RedisResult<()> {
+    async fn set_queue_rate(&self, event: EventId, rate: u32) -> StoreResult<()> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
-        redis::cmd("HSET").arg(keys.queue_meta()).arg("rate").arg(rate).query_async(&mut conn).await
+        Ok(redis::cmd("HSET").arg(keys.queue_meta()).arg("rate").arg(rate).query_async(&mut conn).await?)
     }
 
     /// Opens the queue and places fans who joined before the open in random order ahead of
     /// everyone who joins after it. Returns how many were placed.
-    pub async fn open_queue(&self, event: EventId) -> RedisResult<u64> {
+    async fn open_queue(&self, event: EventId) -> StoreResult<u64> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let (opened_at_us, prequeued): (i64, u64) = OPEN

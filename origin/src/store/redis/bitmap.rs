@@ -1,37 +1,29 @@
 //! Availability bitmaps: apply versioned changes, rebuild from the hold store, read.
 
-use redis::RedisResult;
-use serde::{Deserialize, Serialize};
+use async_trait::async_trait;
 
 use onsale_shared::{EventId, SeatIndex};
 
 use super::RedisStore;
 use super::scripts::{APPLY_CHANGES, REBUILD_RANGE};
-
-/// One seat's new state and the version that the change gave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeatStateChange {
-    pub seat: SeatIndex,
-    pub version: u32,
-    /// Held or sold (`true`), or free (`false`).
-    pub unavailable: bool,
-}
+use crate::store::{AvailabilityStore, SeatStateChange, StoreError, StoreResult};
 
 /// Seats per rebuild script call: small enough that one call blocks its Redis node for well
 /// under a millisecond.
 const REBUILD_CHUNK: u32 = 500;
 
-impl RedisStore {
+#[async_trait]
+impl AvailabilityStore for RedisStore {
     /// The raw bitmap string, or `None` when no change has been applied yet (every seat free).
-    pub async fn bitmap(&self, event: EventId) -> RedisResult<Option<Vec<u8>>> {
+    async fn bitmap(&self, event: EventId) -> StoreResult<Option<Vec<u8>>> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
-        redis::cmd("GET").arg(keys.bitmap()).query_async(&mut conn).await
+        Ok(redis::cmd("GET").arg(keys.bitmap()).query_async(&mut conn).await?)
     }
 
     /// Applies changes whose version is newer than the last one applied to their seat.
     /// Returns how many were applied.
-    pub async fn apply_changes(&self, event: EventId, changes: &[SeatStateChange]) -> RedisResult<u64> {
+    async fn apply_changes(&self, event: EventId, changes: &[SeatStateChange]) -> StoreResult<u64> {
         if changes.is_empty() {
             return Ok(0);
         }
@@ -53,7 +45,7 @@ impl RedisStore {
     /// Rebuilds the whole bitmap from the seat keys, chunk by chunk. Each chunk reads states and
     /// versions atomically, so a change published before the rebuild and delivered after it is
     /// recognised as old and skipped. Returns how many bits changed.
-    pub async fn rebuild_bitmap(&self, event: EventId, seat_count: u32) -> RedisResult<u64> {
+    async fn rebuild_bitmap(&self, event: EventId, seat_count: u32) -> StoreResult<u64> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let mut changed = 0;
@@ -63,9 +55,7 @@ impl RedisStore {
             let mut invocation = REBUILD_RANGE.prepare_invoke();
             invocation.key(keys.bitmap()).key(keys.bitmap_versions()).key(keys.seat_versions());
             for index in start..end {
-                let seat = SeatIndex::new(index).map_err(|err| {
-                    redis::RedisError::from((redis::ErrorKind::Client, "seat index out of range", err.to_string()))
-                })?;
+                let seat = SeatIndex::new(index).map_err(|err| StoreError::Internal(err.to_string()))?;
                 invocation.key(keys.seat(seat)).arg(index);
             }
             let count: u64 = invocation.invoke_async(&mut conn).await?;
@@ -76,13 +66,13 @@ impl RedisStore {
     }
 
     /// Flags an event's bitmap for a rebuild, after a seat change could not be published.
-    pub async fn mark_bitmap_dirty(&self, event: EventId) -> RedisResult<()> {
+    async fn mark_bitmap_dirty(&self, event: EventId) -> StoreResult<()> {
         let mut conn = self.conn.clone();
-        redis::cmd("SADD").arg(self.dirty_bitmaps_key()).arg(event.get()).query_async(&mut conn).await
+        Ok(redis::cmd("SADD").arg(self.dirty_bitmaps_key()).arg(event.get()).query_async(&mut conn).await?)
     }
 
     /// Takes up to `count` flagged events off the dirty set.
-    pub async fn take_dirty_bitmaps(&self, count: usize) -> RedisResult<Vec<EventId>> {
+    async fn take_dirty_bitmaps(&self, count: usize) -> StoreResult<Vec<EventId>> {
         let mut conn = self.conn.clone();
         let ids: Vec<i64> = redis::cmd("SPOP").arg(self.dirty_bitmaps_key()).arg(count).query_async(&mut conn).await?;
         Ok(ids.into_iter().filter_map(|id| EventId::new(id).ok()).collect())
