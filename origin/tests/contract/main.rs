@@ -3,4 +3,5 @@
 //! guarantees.
 
 mod db;
+mod log;
 mod store;
