@@ -14,10 +14,12 @@ use crate::catalog::Catalog;
 use crate::cli::{ExpiryArgs, NotificationArgs, ServeArgs, TicketArgs, UpArgs};
 use crate::clock::Clock;
 use crate::config::KafkaConfig;
+use crate::db::SharedDatabase;
 use crate::http::{self, AppState};
 use crate::payment::TestPaymentProvider;
 use crate::pipeline::relay::OutboxRelay;
-use crate::pipeline::{SeatChangePublisher, kafka};
+use crate::pipeline::SeatChangePublisher;
+use crate::pipeline::log::{self, SharedLog};
 use crate::session::FanSessions;
 use crate::store::{RedisStore, SharedStore};
 use crate::waiting_room::admitter::{Admitter, AdmitterConfig};
@@ -55,18 +57,18 @@ pub fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
-/// Creates the Kafka topics in the background, retrying until the broker answers, so a
-/// service starts and holds seats while Kafka is down.
-pub fn ensure_topics_in_background(config: KafkaConfig, shutdown: CancellationToken) -> JoinHandle<()> {
+/// Creates the seat-change and ticket topics in the background, retrying until the broker
+/// answers, so a service starts and holds seats while Kafka is down.
+pub fn ensure_topics_in_background(log: SharedLog, config: KafkaConfig, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut attempt = 0u32;
         loop {
-            match kafka::ensure_topics(&config).await {
+            match ensure_topics(&log, &config).await {
                 Ok(()) => return,
                 Err(err) => {
                     attempt += 1;
                     if attempt == 1 || attempt.is_multiple_of(20) {
-                        tracing::warn!(cause = format!("{err:#}"), attempt, "creating Kafka topics failed; retrying");
+                        tracing::warn!(cause = %err, attempt, "creating topics failed; retrying");
                     }
                 }
             }
@@ -78,20 +80,33 @@ pub fn ensure_topics_in_background(config: KafkaConfig, shutdown: CancellationTo
     })
 }
 
-/// Creates the Kafka topics before a consumer subscribes to them: waits up to 10 s for the
-/// broker, then goes on (the consumer retries) and keeps creating them in the background.
-pub async fn prepare_topics(config: &KafkaConfig, shutdown: CancellationToken) {
-    match tokio::time::timeout(Duration::from_secs(10), kafka::ensure_topics(config)).await {
+async fn ensure_topics(log: &SharedLog, config: &KafkaConfig) -> Result<(), log::LogError> {
+    log.ensure_topics(&[config.seat_topic.as_str(), config.ticket_topic.as_str()], config.partitions).await
+}
+
+/// Creates the topics before a consumer subscribes to them: waits up to 10 s for the broker,
+/// then goes on (the consumer retries) and keeps creating them in the background.
+pub async fn prepare_topics(log: &SharedLog, config: &KafkaConfig, shutdown: CancellationToken) {
+    match tokio::time::timeout(Duration::from_secs(10), ensure_topics(log, config)).await {
         Ok(Ok(())) => {}
         _ => {
-            ensure_topics_in_background(config.clone(), shutdown);
+            ensure_topics_in_background(log.clone(), config.clone(), shutdown);
         }
     }
+}
+
+/// Opens the configured event log and a seat-change publisher on it.
+pub fn open_log(config: &KafkaConfig, store: &SharedStore) -> anyhow::Result<(SharedLog, SeatChangePublisher)> {
+    let (failures, failed_deliveries) = tokio::sync::mpsc::channel(10_000);
+    let log = log::open(config, failures)?;
+    let publisher = SeatChangePublisher::start(log.clone(), &config.seat_topic, store.clone(), failed_deliveries);
+    Ok((log, publisher))
 }
 
 /// The running API of one process, with its background tasks.
 pub struct Platform {
     pub state: AppState,
+    pub log: SharedLog,
     pub tasks: Vec<JoinHandle<()>>,
 }
 
@@ -99,9 +114,21 @@ impl Platform {
     /// Connects to every engine and starts the admitter (unless disabled) and the outbox relay.
     pub async fn start(args: &ServeArgs, clock: Clock, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let db = crate::db::connect_lazy(&args.database)?;
+        Self::start_with_database(args, db, clock, shutdown).await
+    }
+
+    /// Starts like [`Platform::start`] on a database that is already open, such as the one that
+    /// `onsale up` just migrated. An in-memory SQLite database exists only in the pool that
+    /// opened it, so a second connect would find it empty.
+    pub async fn start_with_database(
+        args: &ServeArgs,
+        db: SharedDatabase,
+        clock: Clock,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let store: SharedStore = Arc::new(RedisStore::connect(&args.redis).await?);
-        let mut tasks = vec![ensure_topics_in_background(args.kafka.clone(), shutdown.clone())];
-        let publisher = SeatChangePublisher::start(&args.kafka, store.clone())?;
+        let (log, publisher) = open_log(&args.kafka, &store)?;
+        let mut tasks = vec![ensure_topics_in_background(log.clone(), args.kafka.clone(), shutdown.clone())];
 
         let signing_key = args.tokens.signing_key()?;
         let verifier = args.tokens.verifier(signing_key.verifying_key());
@@ -141,7 +168,7 @@ impl Platform {
         }
         let relay = OutboxRelay::new(&args.kafka, db, outbox_wake)?;
         tasks.push(tokio::spawn(relay.run(shutdown.clone())));
-        Ok(Self { state, tasks })
+        Ok(Self { state, log, tasks })
     }
 
     pub fn router(&self, max_body_bytes: usize) -> axum::Router {
@@ -184,8 +211,9 @@ pub async fn run_notification(args: NotificationArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     let db = crate::db::connect_lazy(&args.database)?;
     let store: SharedStore = Arc::new(RedisStore::connect(&args.redis).await?);
-    prepare_topics(&args.kafka, shutdown.clone()).await;
-    NotificationWorker::new(store, Catalog::new(db)).run(&args.kafka, shutdown).await
+    let (log, _publisher) = open_log(&args.kafka, &store)?;
+    prepare_topics(&log, &args.kafka, shutdown.clone()).await;
+    NotificationWorker::new(store, Catalog::new(db)).run(log, &args.kafka, shutdown).await
 }
 
 /// `onsale worker expiry`.
@@ -193,8 +221,8 @@ pub async fn run_expiry(args: ExpiryArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     let db = crate::db::connect_lazy(&args.database)?;
     let store: SharedStore = Arc::new(RedisStore::connect(&args.redis).await?);
-    ensure_topics_in_background(args.kafka.clone(), shutdown.clone());
-    let publisher = SeatChangePublisher::start(&args.kafka, store.clone())?;
+    let (log, publisher) = open_log(&args.kafka, &store)?;
+    ensure_topics_in_background(log, args.kafka.clone(), shutdown.clone());
     ExpiryWorker::new(store, db, publisher.clone()).run(shutdown).await;
     publisher.flush(Duration::from_secs(5));
     Ok(())
@@ -204,7 +232,9 @@ pub async fn run_expiry(args: ExpiryArgs) -> anyhow::Result<()> {
 pub async fn run_ticket(args: TicketArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     let db = crate::db::connect_lazy(&args.database)?;
-    prepare_topics(&args.kafka, shutdown.clone()).await;
+    let (failures, _) = tokio::sync::mpsc::channel(1);
+    let log = log::open(&args.kafka, failures)?;
+    prepare_topics(&log, &args.kafka, shutdown.clone()).await;
     crate::workers::ticket::run(&args.kafka, &args.tickets, db, shutdown).await
 }
 
@@ -214,16 +244,17 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let serve = &args.serve;
     let db = crate::db::connect(&serve.database).await?;
     crate::db::migrate(&db).await?;
-    prepare_topics(&serve.kafka, shutdown.clone()).await;
 
-    let platform = Platform::start(serve, Clock::system(), shutdown.clone()).await?;
+    let platform = Platform::start_with_database(serve, db, Clock::system(), shutdown.clone()).await?;
     let state = platform.state.clone();
+    prepare_topics(&platform.log, &serve.kafka, shutdown.clone()).await;
 
     let notification = NotificationWorker::new(state.store.clone(), state.catalog.clone());
     let kafka = serve.kafka.clone();
+    let notification_log = platform.log.clone();
     let notification_shutdown = shutdown.clone();
     let notification_task = tokio::spawn(async move {
-        if let Err(err) = notification.run(&kafka, notification_shutdown).await {
+        if let Err(err) = notification.run(notification_log, &kafka, notification_shutdown).await {
             tracing::error!(cause = format!("{err:#}"), "notification worker failed");
         }
     });

@@ -7,9 +7,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures::StreamExt;
-use rdkafka::Message;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use tokio_util::sync::CancellationToken;
 
 use onsale_shared::EventId;
@@ -17,7 +14,7 @@ use onsale_shared::EventId;
 use crate::catalog::Catalog;
 use crate::config::KafkaConfig;
 use crate::pipeline::SeatChangeMessage;
-use crate::pipeline::kafka;
+use crate::pipeline::log::{LogConsumer, LogMessage, SharedLog};
 use crate::store::{SeatStateChange, SharedStore};
 
 /// Most messages applied per batch.
@@ -25,28 +22,29 @@ const MAX_BATCH: usize = 2000;
 /// Longest wait for more messages before a batch is applied.
 const BATCH_WINDOW: Duration = Duration::from_millis(2);
 
-/// Adds one consumed message to the batch. Returns whether a message was consumed (an unreadable
-/// one counts, and is skipped with a warning).
-fn add_to_batch(
-    batch: &mut HashMap<EventId, Vec<SeatStateChange>>,
-    message: Result<rdkafka::message::BorrowedMessage<'_>, rdkafka::error::KafkaError>,
-) -> bool {
-    match message {
-        Ok(message) => {
-            match message.payload().map(serde_json::from_slice::<SeatChangeMessage>) {
-                Some(Ok(change)) => batch.entry(change.event_id).or_default().extend(change.changes),
-                _ => tracing::warn!(
-                    partition = message.partition(),
-                    offset = message.offset(),
-                    "skipping a seat change message that is not valid JSON"
-                ),
-            }
-            true
+/// A batch of consumed messages: their changes by event, and the offsets to commit after.
+#[derive(Default)]
+struct Batch {
+    changes: HashMap<EventId, Vec<SeatStateChange>>,
+    /// Per partition, the offset after the last message taken.
+    next_offsets: HashMap<i32, i64>,
+    messages: usize,
+}
+
+impl Batch {
+    /// Adds one message. An unreadable one is skipped with a warning, and still committed.
+    fn add(&mut self, message: LogMessage) {
+        match serde_json::from_slice::<SeatChangeMessage>(&message.payload) {
+            Ok(change) => self.changes.entry(change.event_id).or_default().extend(change.changes),
+            Err(err) => tracing::warn!(
+                partition = message.partition,
+                offset = message.offset,
+                cause = %err,
+                "skipping a seat change message that is not valid JSON"
+            ),
         }
-        Err(err) => {
-            tracing::warn!(cause = %err, "Kafka consumer error");
-            false
-        }
+        self.next_offsets.insert(message.partition, message.offset + 1);
+        self.messages += 1;
     }
 }
 
@@ -69,39 +67,46 @@ impl NotificationWorker {
     }
 
     /// Consumes and repairs until `shutdown` is cancelled.
-    pub async fn run(self, config: &KafkaConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let consumer = kafka::consumer(config, "notification")?;
-        consumer.subscribe(&[config.seat_topic.as_str()])?;
-        tracing::info!(topic = %config.seat_topic, "notification worker started");
+    pub async fn run(self, log: SharedLog, config: &KafkaConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let group = format!("{}.notification", config.group_prefix);
+        let mut consumer = log.subscribe(&group, &config.seat_topic).await?;
+        tracing::info!(topic = %config.seat_topic, log.backend = log.backend(), "notification worker started");
         let repair = tokio::spawn(self.clone().repair_loop(shutdown.clone()));
-        self.consume(&consumer, shutdown).await;
+        self.consume(consumer.as_mut(), shutdown).await;
         repair.abort();
         tracing::info!("notification worker stopped");
         Ok(())
     }
 
-    async fn consume(&self, consumer: &StreamConsumer, shutdown: CancellationToken) {
-        let mut stream = consumer.stream();
+    async fn consume(&self, consumer: &mut dyn LogConsumer, shutdown: CancellationToken) {
+        let mut errors = 0u64;
         loop {
             let first = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                message = stream.next() => message,
+                message = consumer.next() => message,
             };
-            let Some(first) = first else { return };
-            let mut batch: HashMap<EventId, Vec<SeatStateChange>> = HashMap::new();
-            let mut consumed = usize::from(add_to_batch(&mut batch, first));
+            let first = match first {
+                Ok(message) => message,
+                Err(err) => {
+                    errors += 1;
+                    if errors % 100 == 1 {
+                        tracing::warn!(cause = %err, errors, "reading seat changes failed; retrying");
+                    }
+                    continue;
+                }
+            };
+            let mut batch = Batch::default();
+            batch.add(first);
             let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
-            while consumed < MAX_BATCH {
-                match tokio::time::timeout_at(deadline, stream.next()).await {
-                    Ok(Some(message)) => consumed += usize::from(add_to_batch(&mut batch, message)),
+            while batch.messages < MAX_BATCH {
+                match tokio::time::timeout_at(deadline, consumer.next()).await {
+                    Ok(Ok(message)) => batch.add(message),
                     _ => break,
                 }
             }
-            if consumed == 0 {
-                continue;
-            }
-            self.apply_batch(&batch, &shutdown).await;
-            if let Err(err) = consumer.commit_consumer_state(CommitMode::Async) {
+            self.apply_batch(&batch.changes, &shutdown).await;
+            let offsets: Vec<(i32, i64)> = batch.next_offsets.into_iter().collect();
+            if let Err(err) = consumer.commit(&offsets).await {
                 tracing::debug!(cause = %err, "committing consumer offsets failed; the next commit covers them");
             }
         }

@@ -134,7 +134,8 @@ async fn replaying_the_topic_keeps_the_bitmap() {
     );
     let shutdown = app.shutdown.child_token();
     let replay_shutdown = shutdown.clone();
-    tokio::spawn(async move { replay.run(&replay_config, replay_shutdown).await });
+    let replay_log = app.log.clone();
+    tokio::spawn(async move { replay.run(replay_log, &replay_config, replay_shutdown).await });
     tokio::time::sleep(Duration::from_secs(3)).await;
     shutdown.cancel();
     assert!(expected(&app.bitmap(event).await), "a replay flipped a bit backwards");
