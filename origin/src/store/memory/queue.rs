@@ -12,7 +12,7 @@ use onsale_shared::api::QueueState;
 use onsale_shared::{EventId, FanId};
 
 use super::expiring::ExpiringMap;
-use super::{MemoryStore, Now, expiring_ttl_ms, millis};
+use super::{MemoryStore, Now, expiring_ttl_ms};
 use crate::store::{AdmitOutcome, JoinOutcome, QueueMeta, QueueStore, StatusOutcome, StoreResult, StoredAdmission};
 
 /// Fans in line by join time in µs, the counterpart of the `q` sorted set. Ties are ordered by
@@ -193,10 +193,8 @@ impl QueueData {
     fn acquire_lease(&mut self, owner: &str, ttl: Duration, now: Now) -> StoreResult<bool> {
         match self.live_lease_owner(now.ms) {
             Some(holder) if holder == owner => {
-                // `PEXPIRE` with 0 ms deletes the key in Redis, yet the caller held the lease.
-                let ttl_ms = millis(ttl);
-                self.lease =
-                    (ttl_ms > 0).then(|| Lease { owner: owner.to_owned(), expires_at_ms: now.ms_after(ttl_ms) });
+                let expires_at_ms = now.ms_after(expiring_ttl_ms(ttl, "admitter lease")?);
+                self.lease = Some(Lease { owner: owner.to_owned(), expires_at_ms });
                 Ok(true)
             }
             Some(_) => Ok(false),
@@ -225,7 +223,6 @@ impl QueueData {
         let mut admitted = 0;
         for (fan, admission) in batch {
             if self.line.remove(fan) {
-                // Like the script, a TTL under 1 ms fails after the fan left the line.
                 let expires_at_ms = now.ms_after(expiring_ttl_ms(token_ttl, "admission token")?);
                 self.admissions.insert(fan.clone(), stored_admission(admission), Some(expires_at_ms));
                 admitted += 1;

@@ -51,6 +51,12 @@ fn millis(duration: Duration) -> u64 {
     duration.as_millis().try_into().unwrap_or(u64::MAX)
 }
 
+/// A TTL in milliseconds for `PX` or `PEXPIRE`, at least 1: Redis rejects `PX 0`, and
+/// `PEXPIRE 0` deletes the key.
+pub(crate) fn ttl_millis(duration: Duration) -> u64 {
+    millis(duration).max(1)
+}
+
 impl RedisStore {
     /// Builds the fixed keys shared by the seat scripts, then one key per seat.
     fn seat_invocation<'a>(
@@ -90,7 +96,7 @@ impl HoldStore for RedisStore {
         let args = [
             attempt.hold.to_string(),
             attempt.fan.to_string(),
-            millis(attempt.ttl).to_string(),
+            ttl_millis(attempt.ttl).to_string(),
             attempt.nonce.to_owned(),
             millis(self.hold_record_grace).to_string(),
         ];
@@ -201,7 +207,7 @@ impl HoldStore for RedisStore {
         let args = [
             record.hold.to_string(),
             record.fan.to_string(),
-            millis(ttl).to_string(),
+            ttl_millis(ttl).to_string(),
             record.nonce.clone(),
             String::new(),
         ];
@@ -243,7 +249,7 @@ impl HoldStore for RedisStore {
         let mut changed = Vec::new();
         for chunk in sold.chunks(500) {
             let mut invocation = REPAIR_SOLD.prepare_invoke();
-            invocation.key(keys.seat_versions());
+            invocation.key(keys.seat_versions()).key(keys.stats());
             for (seat, order) in chunk {
                 invocation.key(keys.seat(*seat)).arg(order.to_string());
             }

@@ -143,7 +143,7 @@ impl QueueStore for RedisStore {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         let held: i64 =
-            LEASE.key(keys.admitter_lease()).arg(owner).arg(ttl.as_millis() as u64).invoke_async(&mut conn).await?;
+            LEASE.key(keys.admitter_lease()).arg(owner).arg(super::holds::ttl_millis(ttl)).invoke_async(&mut conn).await?;
         Ok(held == 1)
     }
 
@@ -159,7 +159,7 @@ impl QueueStore for RedisStore {
         let keys = self.keys(event);
         let mut invocation = ADMIT.prepare_invoke();
         invocation.key(keys.queue()).key(keys.admitter_lease()).key(keys.queue_meta());
-        invocation.arg(owner).arg(token_ttl.as_millis() as u64);
+        invocation.arg(owner).arg(super::holds::ttl_millis(token_ttl));
         for (fan, admission) in batch {
             invocation.key(keys.admission(fan));
             invocation.arg(fan.as_str()).arg(encode_admission(admission));

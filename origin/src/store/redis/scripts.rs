@@ -142,7 +142,10 @@ if redis.call('GET', KEYS[3]) == value then
   redis.call('DEL', KEYS[3])
 end
 redis.call('ZREM', KEYS[1], hold_id)
-redis.call('HSET', KEYS[2], 'expired', '1')
+-- The record outlives the hold by its grace period; never recreate one that already expired.
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'expired', '1')
+end
 redis.call('HINCRBY', KEYS[5], 'holds_expired', 1)
 return reply
 "#,
@@ -204,11 +207,13 @@ pub static MARK_SOLD: LazyLock<Script> = LazyLock::new(|| {
 local hold_id, order_id, nonce_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local value = 's:' .. order_id
 local reply = {'ok'}
+local changed = 0
 for i = 6, #KEYS do
   if redis.call('GET', KEYS[i]) ~= value then
     redis.call('SET', KEYS[i], value)
     reply[#reply + 1] = ARGV[i]
     reply[#reply + 1] = tostring(bump(KEYS[4], ARGV[i]))
+    changed = changed + 1
   end
 end
 if nonce_ttl > 0 then
@@ -216,7 +221,7 @@ if nonce_ttl > 0 then
 end
 redis.call('ZREM', KEYS[1], hold_id)
 redis.call('DEL', KEYS[2])
-redis.call('HINCRBY', KEYS[5], 'seats_sold', #KEYS - 5)
+redis.call('HINCRBY', KEYS[5], 'seats_sold', changed)
 return reply
 "#,
     )
@@ -412,22 +417,25 @@ return {now, redis.call('SCARD', KEYS[3])}
 /// the UNIQUE guard fired or a sale's marking was lost. Seats already showing their order are
 /// left alone.
 ///
-/// KEYS: 1 seat versions, 2.. seats. ARGV: one order id per seat key, then the seat indexes.
-/// Returns `{"ok", seat, version...}` for each seat it changed.
+/// KEYS: 1 seat versions, 2 stats, 3.. seats. ARGV: one order id per seat key, then the seat
+/// indexes. Returns `{"ok", seat, version...}` for each seat it changed.
 pub static REPAIR_SOLD: LazyLock<Script> = LazyLock::new(|| {
     seat_script(
         r#"
-local seats = #KEYS - 1
+local seats = #KEYS - 2
 local reply = {'ok'}
+local changed = 0
 for i = 1, seats do
   local value = 's:' .. ARGV[i]
   local seat = ARGV[seats + i]
-  if redis.call('GET', KEYS[i + 1]) ~= value then
-    redis.call('SET', KEYS[i + 1], value)
+  if redis.call('GET', KEYS[i + 2]) ~= value then
+    redis.call('SET', KEYS[i + 2], value)
     reply[#reply + 1] = seat
     reply[#reply + 1] = tostring(bump(KEYS[1], seat))
+    changed = changed + 1
   end
 end
+redis.call('HINCRBY', KEYS[2], 'seats_sold', changed)
 return reply
 "#,
     )
