@@ -14,11 +14,12 @@ use crate::catalog::Catalog;
 use crate::cli::{ExpiryArgs, NotificationArgs, ServeArgs, TicketArgs, UpArgs};
 use crate::clock::Clock;
 use crate::config::KafkaConfig;
+use crate::db::SharedDatabase;
 use crate::http::{self, AppState};
 use crate::payment::TestPaymentProvider;
-use crate::pipeline::relay::OutboxRelay;
 use crate::pipeline::SeatChangePublisher;
 use crate::pipeline::log::{self, SharedLog};
+use crate::pipeline::relay::OutboxRelay;
 use crate::session::FanSessions;
 use crate::store::{RedisStore, SharedStore};
 use crate::waiting_room::admitter::{Admitter, AdmitterConfig};
@@ -113,6 +114,18 @@ impl Platform {
     /// Connects to every engine and starts the admitter (unless disabled) and the outbox relay.
     pub async fn start(args: &ServeArgs, clock: Clock, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let db = crate::db::connect_lazy(&args.database)?;
+        Self::start_with_database(args, db, clock, shutdown).await
+    }
+
+    /// Starts like [`Platform::start`] on a database that is already open, such as the one that
+    /// `onsale up` just migrated. An in-memory SQLite database exists only in the pool that
+    /// opened it, so a second connect would find it empty.
+    pub async fn start_with_database(
+        args: &ServeArgs,
+        db: SharedDatabase,
+        clock: Clock,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let store: SharedStore = Arc::new(RedisStore::connect(&args.redis).await?);
         let (log, publisher) = open_log(&args.kafka, &store)?;
         let mut tasks = vec![ensure_topics_in_background(log.clone(), args.kafka.clone(), shutdown.clone())];
@@ -232,7 +245,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let db = crate::db::connect(&serve.database).await?;
     crate::db::migrate(&db).await?;
 
-    let platform = Platform::start(serve, Clock::system(), shutdown.clone()).await?;
+    let platform = Platform::start_with_database(serve, db, Clock::system(), shutdown.clone()).await?;
     let state = platform.state.clone();
     prepare_topics(&platform.log, &serve.kafka, shutdown.clone()).await;
 

@@ -1,15 +1,16 @@
 //! In-process cache of what the sale paths need to know about an event: its seat count and
 //! each seat's price. Loaded from EventDB once per event and kept for a few minutes, so the hold
-//! and confirm paths never query PostgreSQL for it.
+//! and confirm paths never query the database for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::PgPool;
 use tokio::sync::OnceCell;
 
 use onsale_shared::{EventId, SeatIndex};
+
+use crate::db::SharedDatabase;
 
 /// What the sale paths need to know about one event.
 #[derive(Debug, Clone)]
@@ -38,6 +39,32 @@ impl EventInfo {
         Self { id, name, starts_at, seat_count, currency, seat_category, category_price }
     }
 
+    /// Builds an event's sale facts from its EventDB rows. `categories` holds `(position, price
+    /// in cents, currency)` per plan category, with `None`s where the event does not sell it.
+    /// `seat_categories` holds each seat's category position in seat-index order. The currency
+    /// is the first one found, or USD when no category is priced.
+    pub fn from_rows(
+        id: EventId,
+        name: String,
+        starts_at: chrono::DateTime<chrono::Utc>,
+        categories: Vec<(i16, Option<i64>, Option<String>)>,
+        seat_categories: Vec<i16>,
+    ) -> Self {
+        let mut category_price = Vec::new();
+        let mut currency = None;
+        for (position, price, category_currency) in categories {
+            let position = usize::try_from(position).unwrap_or(0);
+            if category_price.len() <= position {
+                category_price.resize(position + 1, None);
+            }
+            category_price[position] = price;
+            currency = currency.or(category_currency);
+        }
+        let seat_category = seat_categories.into_iter().map(|c| u16::try_from(c).unwrap_or(u16::MAX)).collect();
+        let currency = currency.unwrap_or_else(|| "USD".to_owned()).trim().to_owned();
+        Self::new(id, name, starts_at, currency, seat_category, category_price)
+    }
+
     /// The seat's price, or `None` when the seat does not exist or is not for sale.
     pub fn price(&self, seat: SeatIndex) -> Option<i64> {
         let category = *self.seat_category.get(seat.as_usize())?;
@@ -56,13 +83,13 @@ struct Entry {
 /// Cache of [`EventInfo`]. Concurrent first requests for one event share a single load.
 #[derive(Clone)]
 pub struct Catalog {
-    db: PgPool,
+    db: SharedDatabase,
     /// A std mutex: held only to find or insert an entry, never across an await.
     entries: Arc<Mutex<HashMap<EventId, Entry>>>,
 }
 
 impl Catalog {
-    pub fn new(db: PgPool) -> Self {
+    pub fn new(db: SharedDatabase) -> Self {
         Self { db, entries: Arc::new(Mutex::new(HashMap::new())) }
     }
 
@@ -77,9 +104,9 @@ impl Catalog {
             entries.get(&id).map(|entry| entry.cell.clone())
         };
         let Some(cell) = cell else {
-            return load(&self.db, id).await;
+            return self.load(id).await;
         };
-        let result = cell.get_or_try_init(|| load(&self.db, id)).await.cloned();
+        let result = cell.get_or_try_init(|| self.load(id)).await.cloned();
         if let Ok(None) = &result {
             // Do not remember a miss: the event may be created a moment later.
             self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&id);
@@ -87,59 +114,14 @@ impl Catalog {
         result
     }
 
+    async fn load(&self, id: EventId) -> Result<Option<Arc<EventInfo>>, sqlx::Error> {
+        Ok(self.db.event_info(id).await?.map(Arc::new))
+    }
+
     /// Forgets a cached event, so the next request reads it again.
     pub fn invalidate(&self, id: EventId) {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&id);
     }
-}
-
-async fn load(db: &PgPool, id: EventId) -> Result<Option<Arc<EventInfo>>, sqlx::Error> {
-    let event: Option<(String, chrono::DateTime<chrono::Utc>, i64)> =
-        sqlx::query_as("SELECT name, starts_at, plan_id FROM events WHERE id = $1")
-            .bind(id.get())
-            .fetch_optional(db)
-            .await?;
-    let Some((name, starts_at, plan_id)) = event else {
-        return Ok(None);
-    };
-
-    let categories: Vec<(i16, Option<i64>, Option<String>)> = sqlx::query_as(
-        "SELECT pc.position, ec.price_cents, ec.currency
-         FROM plan_categories pc
-         LEFT JOIN event_categories ec ON ec.event_id = $1 AND ec.key = pc.key
-         WHERE pc.plan_id = $2
-         ORDER BY pc.position",
-    )
-    .bind(id.get())
-    .bind(plan_id)
-    .fetch_all(db)
-    .await?;
-    let mut category_price = Vec::new();
-    let mut currency = None;
-    for (position, price, category_currency) in categories {
-        let position = usize::try_from(position).unwrap_or(0);
-        if category_price.len() <= position {
-            category_price.resize(position + 1, None);
-        }
-        category_price[position] = price;
-        currency = currency.or(category_currency);
-    }
-
-    let seat_category: Vec<i16> =
-        sqlx::query_scalar("SELECT category FROM seats WHERE plan_id = $1 ORDER BY seat_index")
-            .bind(plan_id)
-            .fetch_all(db)
-            .await?;
-    let seat_category = seat_category.into_iter().map(|c| u16::try_from(c).unwrap_or(u16::MAX)).collect();
-
-    Ok(Some(Arc::new(EventInfo::new(
-        id,
-        name,
-        starts_at,
-        currency.unwrap_or_else(|| "USD".to_owned()).trim().to_owned(),
-        seat_category,
-        category_price,
-    ))))
 }
 
 #[cfg(test)]

@@ -59,17 +59,19 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
     Ok(if millis { Duration::from_secs_f64(value / 1000.0) } else { Duration::from_secs_f64(value) })
 }
 
-/// PostgreSQL (EventDB and OrderDB).
+/// The database of EventDB and OrderDB: PostgreSQL, or SQLite for a single process.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseConfig {
-    /// PostgreSQL URL of EventDB and OrderDB.
+    /// URL of EventDB and OrderDB: postgres://… (or postgresql://…) for PostgreSQL,
+    /// sqlite://PATH for a SQLite file that is created if missing, or sqlite::memory: for a
+    /// database that lives as long as the process.
     #[arg(
         long = "database-url",
         env = "ONSALE_DATABASE_URL",
         default_value = "postgres://postgres@127.0.0.1:5432/onsale"
     )]
     pub url: Secret,
-    /// Maximum connections in this process's pool.
+    /// Maximum connections in this process's pool. An in-memory SQLite database uses one.
     #[arg(long = "database-max-connections", env = "ONSALE_DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
     pub max_connections: u32,
     /// How long a request waits for a free connection before it fails with 503.

@@ -7,7 +7,7 @@
 //! - [`http`]: the API (SearchService, WaitingRoomService, SeatService, operator routes).
 //! - [`store`]: Redis: seat holds, queues and availability bitmaps, each operation one Lua script.
 //! - [`pipeline`]: Kafka: the seat-change producer, the outbox relay and the message types.
-//! - [`db`]: PostgreSQL: EventDB and OrderDB.
+//! - [`db`]: EventDB and OrderDB, on PostgreSQL or SQLite, chosen by the `--database-url` scheme.
 //! - [`waiting_room`]: the admitter and the per-process queue watch.
 //! - [`workers`]: notification (bitmaps), ticket (QR emails) and expiry workers.
 //! - [`mail`]: ticket emails: QR code rendering, message building, delivery by SMTP or to files.

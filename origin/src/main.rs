@@ -28,8 +28,8 @@ async fn main() -> std::process::ExitCode {
         },
         Command::Migrate(args) => {
             async {
-                let pool = onsale_origin::db::connect(&args.database).await?;
-                onsale_origin::db::migrate(&pool).await?;
+                let db = onsale_origin::db::connect(&args.database).await?;
+                onsale_origin::db::migrate(&db).await?;
                 eprintln!("migrations applied");
                 Ok(())
             }

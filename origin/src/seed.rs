@@ -13,12 +13,11 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use futures::{StreamExt, TryStreamExt};
-use sqlx::PgPool;
 
 use onsale_shared::EventId;
 
 use crate::config::DatabaseConfig;
-use crate::db::events::{self, NewEvent, NewEventCategory, NewVenue};
+use crate::db::{NewEvent, NewEventCategory, NewVenue, SharedDatabase};
 use crate::plan::format::Plan;
 use crate::plan::generate::{self, Preset, StadiumSpec};
 use crate::plan::{ImportedPlan, PreparedPlan, import_prepared};
@@ -126,8 +125,8 @@ pub struct SeedReport {
 /// created event and the totals.
 pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let pool = crate::db::connect(&args.database).await?;
-    let report = seed(&pool, &SeedOptions::from(&args)).await?;
+    let db = crate::db::connect(&args.database).await?;
+    let report = seed(&db, &SeedOptions::from(&args)).await?;
     for event in &report.events_created {
         println!(
             "created event {} {:?} on {} at 19:00 (UTC{:+}) in {}, {}: plan {} with {} seats",
@@ -155,7 +154,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
 }
 
 /// Plans generated and imported at once. Generating is CPU work and importing mostly
-/// PostgreSQL work, so two in flight keep two cores busy.
+/// database work, so two in flight keep two cores busy.
 const PLANS_IN_FLIGHT: usize = 2;
 
 /// One venue's share of a seed run.
@@ -169,7 +168,7 @@ struct VenueWork<'a> {
 }
 
 /// Loads the selected tour dates: venues, one plan per venue, events and their prices.
-pub async fn seed(db: &PgPool, options: &SeedOptions) -> anyhow::Result<SeedReport> {
+pub async fn seed(db: &SharedDatabase, options: &SeedOptions) -> anyhow::Result<SeedReport> {
     let all_dates = read_tour_dates(&options.csv)?;
     let selected: Vec<&TourDate> = all_dates
         .iter()
@@ -202,13 +201,11 @@ pub async fn seed(db: &PgPool, options: &SeedOptions) -> anyhow::Result<SeedRepo
             continue;
         }
         let venue = NewVenue { name: &date.venue, city: &date.city, region: &date.state, country: &date.country };
-        let mut conn = db.acquire().await?;
-        let (venue_id, created) = events::find_or_create_venue(&mut conn, &venue).await?;
-        drop(conn);
+        let (venue_id, created) = db.find_or_create_venue(&venue).await?;
         if created {
             report.venues_created += 1;
         }
-        let existing: HashSet<DateTime<Utc>> = events::event_starts_at_venue(db, venue_id).await?.into_iter().collect();
+        let existing: HashSet<DateTime<Utc>> = db.event_starts_at_venue(venue_id).await?.into_iter().collect();
         let mut missing = Vec::new();
         for venue_date in selected.iter().filter(|d| d.venue == date.venue && d.city == date.city) {
             let (starts_at, offset) = start_time(venue_date)?;
@@ -242,7 +239,11 @@ pub async fn seed(db: &PgPool, options: &SeedOptions) -> anyhow::Result<SeedRepo
 }
 
 /// Generates and checks a venue's plan on a blocking thread, then imports it.
-async fn venue_plan_imported(db: &PgPool, preset: Preset, venue: &VenueWork<'_>) -> anyhow::Result<ImportedPlan> {
+async fn venue_plan_imported(
+    db: &SharedDatabase,
+    preset: Preset,
+    venue: &VenueWork<'_>,
+) -> anyhow::Result<ImportedPlan> {
     let (name, city, capacity) = (venue.first.venue.clone(), venue.first.city.clone(), venue.capacity);
     let prepared = tokio::task::spawn_blocking(move || -> anyhow::Result<PreparedPlan> {
         let (plan, bytes) = venue_plan(preset, &name, &city, capacity)?;
@@ -256,36 +257,40 @@ async fn venue_plan_imported(db: &PgPool, preset: Preset, venue: &VenueWork<'_>)
 
 /// Creates a venue's missing events with their prices, in one transaction.
 async fn insert_venue_events(
-    db: &PgPool,
+    db: &SharedDatabase,
     options: &SeedOptions,
     venue: &VenueWork<'_>,
     plan: &ImportedPlan,
     report: &mut SeedReport,
 ) -> anyhow::Result<()> {
-    let keys = events::plan_category_keys(db, plan.plan.id).await?;
+    let keys = db.plan_category_keys(plan.plan.id).await?;
     let prices: Vec<NewEventCategory<'_>> = keys
         .iter()
         .map(|key| NewEventCategory { key, name: key, price_cents: price_cents(key), currency: "USD" })
         .collect();
 
     let name = format!("{} | {}", options.tour_name, venue.first.venue);
-    let mut tx = db.begin().await?;
-    let mut created = Vec::new();
-    for (date, starts_at, offset) in &venue.missing {
-        let event = NewEvent {
+    let events: Vec<NewEvent<'_>> = venue
+        .missing
+        .iter()
+        .map(|(date, starts_at, _)| NewEvent {
             name: &name,
             venue_id: venue.venue_id,
             plan_id: plan.plan.id,
             city: &date.city,
             local_date: date.date,
             starts_at: *starts_at,
-        };
-        let Some(id) = events::insert_event(&mut tx, &event).await? else {
+        })
+        .collect();
+    let ids = db.insert_events(&events, &prices).await?;
+
+    let mut created = Vec::new();
+    for ((date, starts_at, offset), id) in venue.missing.iter().zip(ids) {
+        let Some(id) = id else {
             // A concurrent seed created it after our lookup.
             report.events_existing += 1;
             continue;
         };
-        events::insert_event_categories(&mut tx, id, &prices).await?;
         created.push(CreatedEvent {
             id,
             name: name.clone(),
@@ -299,7 +304,6 @@ async fn insert_venue_events(
             seat_count: plan.plan.seat_count,
         });
     }
-    tx.commit().await?;
     report.events_created.extend(created);
     Ok(())
 }

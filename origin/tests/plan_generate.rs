@@ -188,7 +188,7 @@ async fn metlife_plan_imports() {
     let db = TestDb::create().await;
     let bytes = plan_bytes(&StadiumSpec::preset(Preset::Metlife));
     let started = Instant::now();
-    let imported = import_plan(&db.pool, &bytes, None).await.unwrap();
+    let imported = import_plan(&db.database, &bytes, None).await.unwrap();
     let elapsed = started.elapsed();
     eprintln!("imported {} seats in {} ms", imported.plan.seat_count, elapsed.as_millis());
     assert!(imported.created);

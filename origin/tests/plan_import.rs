@@ -270,7 +270,7 @@ type SeatRow = (i32, String, String, String, String, f64, f64, i16);
 #[tokio::test]
 async fn example_plan_imports_40_seats() {
     let db = TestDb::create().await;
-    let imported = import_plan(&db.pool, &example_plan_bytes(), None).await.unwrap();
+    let imported = import_plan(&db.database, &example_plan_bytes(), None).await.unwrap();
     assert!(imported.created);
     assert_eq!(imported.plan.seat_count, 40);
     assert_eq!(imported.category_count, 3);
@@ -331,8 +331,8 @@ async fn example_plan_imports_40_seats() {
 #[tokio::test]
 async fn reimport_is_idempotent() {
     let db = TestDb::create().await;
-    let first = import_plan(&db.pool, &example_plan_bytes(), None).await.unwrap();
-    let second = import_plan(&db.pool, &example_plan_bytes(), None).await.unwrap();
+    let first = import_plan(&db.database, &example_plan_bytes(), None).await.unwrap();
+    let second = import_plan(&db.database, &example_plan_bytes(), None).await.unwrap();
     assert!(first.created);
     assert!(!second.created);
     assert_eq!(second.plan, first.plan);
@@ -344,7 +344,7 @@ async fn reimport_is_idempotent() {
     // A changed byte is another file, and so another plan.
     let mut changed = example_plan_bytes();
     changed.push(b'\n');
-    let third = import_plan(&db.pool, &changed, None).await.unwrap();
+    let third = import_plan(&db.database, &changed, None).await.unwrap();
     assert!(third.created);
     assert_ne!(third.plan.id, first.plan.id);
     db.drop().await;
@@ -354,7 +354,7 @@ async fn reimport_is_idempotent() {
 async fn concurrent_imports_make_one_plan() {
     let db = TestDb::create().await;
     let bytes = example_plan_bytes();
-    let (a, b) = tokio::join!(import_plan(&db.pool, &bytes, None), import_plan(&db.pool, &bytes, None));
+    let (a, b) = tokio::join!(import_plan(&db.database, &bytes, None), import_plan(&db.database, &bytes, None));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.plan.id, b.plan.id);
     assert_eq!(u8::from(a.created) + u8::from(b.created), 1);
@@ -367,7 +367,7 @@ async fn invalid_plan_writes_nothing() {
     let db = TestDb::create().await;
     let mut plan = example_plan_json();
     plan["zones"][1]["rows"][1]["seats"][7]["category"] = json!("VIP");
-    let err = import_plan(&db.pool, &serde_json::to_vec(&plan).unwrap(), None).await.unwrap_err();
+    let err = import_plan(&db.database, &serde_json::to_vec(&plan).unwrap(), None).await.unwrap_err();
     let ImportError::Invalid(err) = err else {
         panic!("expected a validation error, got {err}");
     };

@@ -8,7 +8,7 @@ use axum::body::to_bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use onsale_origin::db::events::{self, EventFilter};
+use onsale_origin::db::EventFilter;
 use onsale_origin::http::search::{self, SEAT_MAPS};
 use onsale_origin::plan::generate::Preset;
 use onsale_origin::seed::{SeedOptions, seed};
@@ -25,7 +25,7 @@ async fn seeded() -> TestDb {
         plan_preset: Preset::Small,
         tour_name: "The Eras Tour".to_owned(),
     };
-    seed(&db.pool, &options).await.expect("seed the tour");
+    seed(&db.database, &options).await.expect("seed the tour");
     db
 }
 
@@ -38,7 +38,7 @@ async fn body(response: Response) -> axum::body::Bytes {
 }
 
 async fn browse(db: &TestDb, query: &str) -> EventList {
-    let response = search::browse_events(&db.pool, &uri(query), &HeaderMap::new()).await.unwrap();
+    let response = search::browse_events(&db.database, &uri(query), &HeaderMap::new()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     serde_json::from_slice(&body(response).await).unwrap()
 }
@@ -104,7 +104,7 @@ async fn browse_pages_with_limit_and_offset() {
 #[tokio::test]
 async fn browse_rejects_a_bad_date() {
     let db = seeded().await;
-    let err = search::browse_events(&db.pool, &uri("from=2023-13-01"), &HeaderMap::new()).await.unwrap_err();
+    let err = search::browse_events(&db.database, &uri("from=2023-13-01"), &HeaderMap::new()).await.unwrap_err();
     let response = err.into_response();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
@@ -113,7 +113,7 @@ async fn browse_rejects_a_bad_date() {
     assert_eq!(error["error"]["details"]["field"], "from");
     assert_eq!(error["error"]["details"]["value"], "2023-13-01");
 
-    let backwards = search::browse_events(&db.pool, &uri("from=2023-06-01&to=2023-05-01"), &HeaderMap::new()).await;
+    let backwards = search::browse_events(&db.database, &uri("from=2023-06-01&to=2023-05-01"), &HeaderMap::new()).await;
     assert_eq!(backwards.unwrap_err().into_response().status(), StatusCode::BAD_REQUEST);
     db.drop().await;
 }
@@ -121,7 +121,7 @@ async fn browse_rejects_a_bad_date() {
 #[tokio::test]
 async fn browse_answers_304_for_its_etag() {
     let db = seeded().await;
-    let first = search::browse_events(&db.pool, &uri("city=Tampa"), &HeaderMap::new()).await.unwrap();
+    let first = search::browse_events(&db.database, &uri("city=Tampa"), &HeaderMap::new()).await.unwrap();
     assert_eq!(first.headers()[header::CACHE_CONTROL], "public, max-age=60");
     assert_eq!(first.headers()[header::CONTENT_TYPE], "application/json");
     let etag = first.headers()[header::ETAG].clone();
@@ -129,13 +129,13 @@ async fn browse_answers_304_for_its_etag() {
     assert_eq!(etag.to_str().unwrap(), search::etag_of(&first_body), "the tag is the body's hash");
     assert!(etag.to_str().unwrap().starts_with('"'), "a strong tag");
 
-    let again = search::browse_events(&db.pool, &uri("city=Tampa"), &if_none_match(&etag)).await.unwrap();
+    let again = search::browse_events(&db.database, &uri("city=Tampa"), &if_none_match(&etag)).await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(again.headers()[header::ETAG], etag);
     assert_eq!(again.headers()[header::CACHE_CONTROL], "public, max-age=60");
     assert!(body(again).await.is_empty());
 
-    let other = search::browse_events(&db.pool, &uri("city=Houston"), &if_none_match(&etag)).await.unwrap();
+    let other = search::browse_events(&db.database, &uri("city=Houston"), &if_none_match(&etag)).await.unwrap();
     assert_eq!(other.status(), StatusCode::OK, "another list has another tag");
     db.drop().await;
 }
@@ -144,7 +144,7 @@ async fn browse_answers_304_for_its_etag() {
 async fn detail_lists_prices_in_plan_order() {
     let db = seeded().await;
     let event = browse(&db, "city=Nashville").await.events[0].clone();
-    let response = search::event_detail(&db.pool, event.id, 8, &HeaderMap::new()).await.unwrap();
+    let response = search::event_detail(&db.database, event.id, 8, &HeaderMap::new()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "public, max-age=60");
     let etag = response.headers()[header::ETAG].clone();
@@ -158,7 +158,7 @@ async fn detail_lists_prices_in_plan_order() {
     );
     assert!(detail.categories.iter().all(|c| c.currency == "USD" && c.color.is_some()));
 
-    let again = search::event_detail(&db.pool, event.id, 8, &if_none_match(&etag)).await.unwrap();
+    let again = search::event_detail(&db.database, event.id, 8, &if_none_match(&etag)).await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     db.drop().await;
 }
@@ -167,13 +167,13 @@ async fn detail_lists_prices_in_plan_order() {
 async fn unknown_event_is_404() {
     let db = seeded().await;
     let missing = EventId::new(999_999).unwrap();
-    let detail = search::event_detail(&db.pool, missing, 8, &HeaderMap::new()).await.unwrap_err();
+    let detail = search::event_detail(&db.database, missing, 8, &HeaderMap::new()).await.unwrap_err();
     let response = detail.into_response();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let error: serde_json::Value = serde_json::from_slice(&body(response).await).unwrap();
     assert_eq!(error["error"]["code"], "event_not_found");
 
-    let seats = search::seat_map(&db.pool, missing, &HeaderMap::new()).await.unwrap_err();
+    let seats = search::seat_map(&db.database, missing, &HeaderMap::new()).await.unwrap_err();
     assert_eq!(seats.into_response().status(), StatusCode::NOT_FOUND);
     db.drop().await;
 }
@@ -182,7 +182,7 @@ async fn unknown_event_is_404() {
 async fn seat_map_matches_the_seats_table() {
     let db = seeded().await;
     let event = browse(&db, "city=Foxborough").await.events[0].id;
-    let response = search::seat_map(&db.pool, event, &HeaderMap::new()).await.unwrap();
+    let response = search::seat_map(&db.database, event, &HeaderMap::new()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "public, max-age=3600");
     let map: SeatMap = serde_json::from_slice(&body(response).await).unwrap();
@@ -226,12 +226,12 @@ async fn seat_map_matches_the_seats_table() {
 async fn seat_map_is_cached_with_its_etag() {
     let db = seeded().await;
     let event = browse(&db, "city=Seattle").await.events[0].id;
-    let first = search::seat_map(&db.pool, event, &HeaderMap::new()).await.unwrap();
+    let first = search::seat_map(&db.database, event, &HeaderMap::new()).await.unwrap();
     let etag = first.headers()[header::ETAG].clone();
     let first_body = body(first).await;
     assert_eq!(etag.to_str().unwrap(), search::etag_of(&first_body));
 
-    let revalidated = search::seat_map(&db.pool, event, &if_none_match(&etag)).await.unwrap();
+    let revalidated = search::seat_map(&db.database, event, &if_none_match(&etag)).await.unwrap();
     assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(revalidated.headers()[header::ETAG], etag);
     assert_eq!(revalidated.headers()[header::CACHE_CONTROL], "public, max-age=3600");
@@ -242,10 +242,10 @@ async fn seat_map_is_cached_with_its_etag() {
         .execute(&db.pool)
         .await
         .unwrap();
-    let cached = search::seat_map(&db.pool, event, &HeaderMap::new()).await.unwrap();
+    let cached = search::seat_map(&db.database, event, &HeaderMap::new()).await.unwrap();
     assert_eq!(body(cached).await, first_body);
     SEAT_MAPS.clear();
-    let fresh = search::seat_map(&db.pool, event, &if_none_match(&etag)).await.unwrap();
+    let fresh = search::seat_map(&db.database, event, &if_none_match(&etag)).await.unwrap();
     assert_eq!(fresh.status(), StatusCode::OK, "the new prices make a new tag");
     db.drop().await;
 }
@@ -260,7 +260,7 @@ async fn list_events_reads_the_filter() {
         limit: 10,
         offset: 0,
     };
-    let events = events::list_events(&db.pool, &filter).await.unwrap();
+    let events = db.database.list_events(&filter).await.unwrap();
     let dates: Vec<String> = events.iter().map(|event| event.local_date.to_string()).collect();
     assert_eq!(dates, ["2023-04-01", "2023-04-02"]);
     db.drop().await;

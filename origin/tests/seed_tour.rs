@@ -43,7 +43,7 @@ async fn seed_loads_every_date_once() {
     let db = TestDb::create().await;
     let expected = csv_rows();
 
-    let first = seed(&db.pool, &options(Preset::Small)).await.unwrap();
+    let first = seed(&db.database, &options(Preset::Small)).await.unwrap();
     assert_eq!(first.dates_selected, expected);
     assert_eq!(first.events_created.len(), expected);
     assert_eq!(first.events_existing, 0);
@@ -63,7 +63,7 @@ async fn seed_loads_every_date_once() {
     let categories = db.count("SELECT count(*) FROM event_categories").await;
     let seats = db.count("SELECT count(*) FROM seats").await;
 
-    let second = seed(&db.pool, &options(Preset::Small)).await.unwrap();
+    let second = seed(&db.database, &options(Preset::Small)).await.unwrap();
     assert!(second.events_created.is_empty());
     assert_eq!(second.events_existing, expected);
     assert_eq!((second.venues_created, second.plans_created), (0, 0));
@@ -82,7 +82,7 @@ async fn seeded_events_start_at_seven_pm_local() {
     let db = TestDb::create().await;
     let mut subset = options(Preset::Small);
     subset.only_venue = Some("metlife stadium".to_owned());
-    let report = seed(&db.pool, &subset).await.unwrap();
+    let report = seed(&db.database, &subset).await.unwrap();
     assert_eq!(report.events_created.len(), 3);
 
     let rows: Vec<EventRow> = sqlx::query_as(
@@ -120,11 +120,11 @@ async fn subset_then_all_shares_the_plan() {
     let db = TestDb::create().await;
     let mut one_day = options(Preset::Small);
     one_day.only_date = Some("2023-08-05".parse().unwrap());
-    let first = seed(&db.pool, &one_day).await.unwrap();
+    let first = seed(&db.database, &one_day).await.unwrap();
     assert_eq!(first.events_created.len(), 1);
     assert_eq!(first.events_created[0].venue, "SoFi Stadium");
 
-    let all = seed(&db.pool, &options(Preset::Small)).await.unwrap();
+    let all = seed(&db.database, &options(Preset::Small)).await.unwrap();
     assert_eq!(all.events_created.len(), csv_rows() - 1);
     assert_eq!(all.events_existing, 1);
     assert_eq!(all.plans_created, 19, "SoFi's plan is found again, not made twice");
@@ -142,7 +142,7 @@ async fn filter_without_match_is_an_error() {
     let db = TestDb::create().await;
     let mut nothing = options(Preset::Small);
     nothing.only_venue = Some("Wembley Stadium".to_owned());
-    let err = seed(&db.pool, &nothing).await.unwrap_err();
+    let err = seed(&db.database, &nothing).await.unwrap_err();
     assert!(err.to_string().contains("no row"), "{err}");
     assert_eq!(db.count("SELECT count(*) FROM venues").await, 0);
     db.drop().await;
@@ -153,7 +153,7 @@ async fn metlife_plan_matches_reported_capacity() {
     let db = TestDb::create().await;
     let mut metlife = options(Preset::Metlife);
     metlife.only_venue = Some("MetLife Stadium".to_owned());
-    let report = seed(&db.pool, &metlife).await.unwrap();
+    let report = seed(&db.database, &metlife).await.unwrap();
     assert_eq!(report.events_created.len(), 3);
     let seats = report.events_created[0].seat_count;
     // The CSV reports 72,545 a night (217,635 over three nights).
@@ -165,7 +165,7 @@ async fn metlife_plan_matches_reported_capacity() {
 async fn full_tour_seeds_within_a_minute() {
     let db = TestDb::create().await;
     let started = Instant::now();
-    let report = seed(&db.pool, &options(Preset::Metlife)).await.unwrap();
+    let report = seed(&db.database, &options(Preset::Metlife)).await.unwrap();
     let elapsed = started.elapsed();
     eprintln!(
         "seeded {} events on {} plans with {} seats in {:.1} s",
@@ -179,7 +179,7 @@ async fn full_tour_seeds_within_a_minute() {
     assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
 
     let again = Instant::now();
-    let second = seed(&db.pool, &options(Preset::Metlife)).await.unwrap();
+    let second = seed(&db.database, &options(Preset::Metlife)).await.unwrap();
     assert!(second.events_created.is_empty());
     assert!(again.elapsed() < Duration::from_secs(5), "a repeated seed only looks up, took {:?}", again.elapsed());
     db.drop().await;

@@ -21,11 +21,11 @@ use ticket_support::{
 };
 
 fn file_worker(db: &TestDatabase, dir: &std::path::Path) -> TicketWorker {
-    TicketWorker::from_config(&ticket_config(dir, None), db.pool.clone()).expect("file worker")
+    TicketWorker::from_config(&ticket_config(dir, None), db.database.clone()).expect("file worker")
 }
 
 fn smtp_worker(db: &TestDatabase, smtp: &FakeSmtp) -> TicketWorker {
-    TicketWorker::from_config(&ticket_config(&temporary_mail_dir(), Some(smtp.url())), db.pool.clone())
+    TicketWorker::from_config(&ticket_config(&temporary_mail_dir(), Some(smtp.url())), db.database.clone())
         .expect("SMTP worker")
 }
 
@@ -272,7 +272,7 @@ async fn smtp_server_down_releases_claim() {
     // A port that was free a moment ago, so the connection is refused.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let config = ticket_config(&temporary_mail_dir(), Some(format!("smtp://{closed}")));
-    let worker = TicketWorker::from_config(&config, db.pool.clone()).unwrap();
+    let worker = TicketWorker::from_config(&config, db.database.clone()).unwrap();
 
     let err = worker.handle(message).await.unwrap_err();
     assert!(!err.is_permanent(), "a refused connection is transient: {err}");

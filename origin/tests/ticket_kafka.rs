@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use onsale_origin::cli::TicketArgs;
 use onsale_origin::config::KafkaConfig;
+use onsale_origin::db::SharedDatabase;
 use onsale_origin::mail;
 use onsale_origin::pipeline::kafka;
 use onsale_origin::pipeline::messages::event_key;
@@ -61,7 +62,7 @@ async fn produce_tickets(config: &KafkaConfig, fixture: &Fixture) -> TopicEnd {
 }
 
 /// Runs `onsale worker ticket` with `args` until the returned token is cancelled.
-fn start_worker(args: &TicketArgs, db: &PgPool) -> (CancellationToken, JoinHandle<()>) {
+fn start_worker(args: &TicketArgs, db: &SharedDatabase) -> (CancellationToken, JoinHandle<()>) {
     let shutdown = CancellationToken::new();
     let kafka = args.kafka.clone();
     let tickets = args.tickets.clone();
@@ -108,7 +109,13 @@ async fn emailed_at_of_all(db: &PgPool, tickets: &[TicketId]) -> Vec<Option<chro
 }
 
 /// Runs a worker until every ticket is emailed and its group committed to the end of the topic.
-async fn run_until_done(args: &TicketArgs, db: &PgPool, topic_end: TopicEnd, done: impl AsyncFn() -> bool, what: &str) {
+async fn run_until_done(
+    args: &TicketArgs,
+    db: &SharedDatabase,
+    topic_end: TopicEnd,
+    done: impl AsyncFn() -> bool,
+    what: &str,
+) {
     let (shutdown, task) = start_worker(args, db);
     eventually(Duration::from_secs(90), what, || async { done().await.then_some(()) }).await;
     eventually(Duration::from_secs(30), "offsets committed to the end of the topic", || async {
@@ -138,7 +145,7 @@ async fn replayed_topic_writes_no_second_file() {
 
     run_until_done(
         &first,
-        &db.pool,
+        &db.database,
         topic_end,
         async || {
             eml_files(&dir).len() == tickets.len()
@@ -157,7 +164,7 @@ async fn replayed_topic_writes_no_second_file() {
     // A new consumer group on the same topic starts at offset 0 and reads every message again.
     let mut replay = ticket_args(&suffix, &dir, None);
     replay.kafka.group_prefix = format!("test.{suffix}.replay");
-    run_until_done(&replay, &db.pool, topic_end, async || true, "the replay worker").await;
+    run_until_done(&replay, &db.database, topic_end, async || true, "the replay worker").await;
 
     mail_files_unchanged(&dir, &files);
     assert_eq!(emailed_at_of_all(&db.pool, &tickets).await, emailed_at, "emailed_at is set once");
@@ -177,7 +184,7 @@ async fn replayed_topic_sends_no_second_smtp_email() {
 
     run_until_done(
         &first,
-        &db.pool,
+        &db.database,
         topic_end,
         async || smtp.received().len() >= tickets.len(),
         "an email for every ticket",
@@ -189,7 +196,7 @@ async fn replayed_topic_sends_no_second_smtp_email() {
 
     let mut replay = ticket_args(&suffix, &dir, Some(smtp.url()));
     replay.kafka.group_prefix = format!("test.{suffix}.replay");
-    run_until_done(&replay, &db.pool, topic_end, async || true, "the replay worker").await;
+    run_until_done(&replay, &db.database, topic_end, async || true, "the replay worker").await;
 
     assert_eq!(smtp.received().len(), tickets.len(), "the replay sends no email");
     assert_eq!(emailed_at_of_all(&db.pool, &tickets).await, emailed_at);
@@ -207,7 +214,7 @@ async fn smtp_outage_holds_back_offsets() {
     let topic_end = produce_tickets(&args.kafka, &fixture).await;
     let first_ticket_offset = topic_end.end - tickets.len() as i64;
 
-    let (shutdown, task) = start_worker(&args, &db.pool);
+    let (shutdown, task) = start_worker(&args, &db.database);
     eventually(Duration::from_secs(60), "an attempt at every ticket", || async {
         (smtp.rejected() >= tickets.len() as u32).then_some(())
     })
@@ -229,8 +236,14 @@ async fn smtp_outage_holds_back_offsets() {
 
     // A restarted worker in the same group resumes at the first unsent ticket.
     smtp.fail_with(None);
-    run_until_done(&args, &db.pool, topic_end, async || smtp.received().len() >= tickets.len(), "every ticket sent")
-        .await;
+    run_until_done(
+        &args,
+        &db.database,
+        topic_end,
+        async || smtp.received().len() >= tickets.len(),
+        "every ticket sent",
+    )
+    .await;
     assert_eq!(smtp.received().len(), tickets.len());
     assert!(emailed_at_of_all(&db.pool, &tickets).await.iter().all(Option::is_some));
 }

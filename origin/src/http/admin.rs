@@ -12,7 +12,6 @@ use onsale_shared::{ErrorCode, EventId, SeatBitmap, SeatIndex};
 
 use super::extract::{ApiJson, EventPath};
 use super::{ApiError, ApiResult, AppState};
-use crate::db::orders;
 use crate::store::SeatState;
 
 pub fn routes() -> Router<AppState> {
@@ -112,8 +111,8 @@ pub async fn collect_stats(state: &AppState, event: EventId) -> ApiResult<EventS
     let holds = state.store.hold_stats(event).await?;
     let raw_bitmap = state.store.bitmap(event).await?.unwrap_or_default();
     let bitmap = SeatBitmap::from_bytes(info.seat_count, &raw_bitmap).map_err(ApiError::internal)?;
-    let sale = orders::sale_counts(&state.db, event).await?;
-    let sold: Vec<SeatIndex> = orders::sold_seats(&state.db, event).await?.into_iter().map(|(seat, _)| seat).collect();
+    let sale = state.db.sale_counts(event).await?;
+    let sold: Vec<SeatIndex> = state.db.sold_seats(event).await?.into_iter().map(|(seat, _)| seat).collect();
     let states = state.store.seat_states(event, &sold).await?;
     let marked = states.iter().filter(|seat| matches!(seat, SeatState::Sold(_))).count();
 

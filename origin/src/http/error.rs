@@ -79,11 +79,12 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                ApiError::unavailable(err).retry_after(2)
-            }
-            _ => ApiError::internal(err),
+        // A database that is down, out of connections or busy (SQLite's write lock) is a 503 that
+        // the client retries. Any other failure is a 500.
+        if crate::db::is_unavailable(&err) {
+            ApiError::unavailable(err).retry_after(2)
+        } else {
+            ApiError::internal(err)
         }
     }
 }

@@ -24,7 +24,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use sqlx::PgPool;
 use tokio::sync::Notify;
 use tower_http::trace::TraceLayer;
 
@@ -35,6 +34,7 @@ use onsale_shared::token::{TokenIssuer, TokenVerifier};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::{SaleConfig, Secret};
+use crate::db::SharedDatabase;
 use crate::payment::PaymentProvider;
 use crate::pipeline::SeatChangePublisher;
 use crate::session::FanSessions;
@@ -47,7 +47,7 @@ pub use error::{ApiError, ApiResult};
 #[derive(Clone)]
 pub struct AppState {
     pub sale: Arc<SaleConfig>,
-    pub db: PgPool,
+    pub db: SharedDatabase,
     pub store: SharedStore,
     pub catalog: Catalog,
     pub issuer: TokenIssuer,
@@ -105,14 +105,14 @@ async fn create_fan(State(state): State<AppState>) -> impl IntoResponse {
     (StatusCode::CREATED, axum::Json(FanSession { fan_id, session }))
 }
 
-/// Readiness: Redis and PostgreSQL both answer within a second.
+/// Readiness: the hold store and the database both respond within a second.
 async fn ready(State(state): State<AppState>) -> ApiResult<&'static str> {
     let timeout = Duration::from_secs(1);
     tokio::time::timeout(timeout, state.store.ping())
         .await
         .map_err(|elapsed| ApiError::unavailable(elapsed).message("Redis did not answer in time."))??;
-    tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&state.db))
+    tokio::time::timeout(timeout, state.db.ping())
         .await
-        .map_err(|elapsed| ApiError::unavailable(elapsed).message("PostgreSQL did not answer in time."))??;
+        .map_err(|elapsed| ApiError::unavailable(elapsed).message("The database did not respond in time."))??;
     Ok("ready")
 }

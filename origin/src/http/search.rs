@@ -19,7 +19,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 use tokio::sync::OnceCell;
 
 use onsale_shared::api::{EventDetail, EventList};
@@ -27,7 +26,7 @@ use onsale_shared::{ErrorCode, EventId};
 
 use super::extract::EventPath;
 use super::{ApiError, ApiResult, AppState};
-use crate::db::events::{self, EventFilter};
+use crate::db::{EventFilter, SharedDatabase};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -64,9 +63,9 @@ async fn seats(State(state): State<AppState>, EventPath(event): EventPath, heade
 }
 
 /// `GET /events?city=&from=&to=&limit=&offset=`: events earliest first.
-pub async fn browse_events(db: &PgPool, uri: &Uri, headers: &HeaderMap) -> ApiResult<Response> {
+pub async fn browse_events(db: &SharedDatabase, uri: &Uri, headers: &HeaderMap) -> ApiResult<Response> {
     let filter = parse_browse_query(uri)?;
-    let events = events::list_events(db, &filter).await?;
+    let events = db.list_events(&filter).await?;
     let body = serde_json::to_vec(&EventList { events }).map_err(ApiError::internal)?;
     let body = Bytes::from(body);
     let etag = etag_of(&body);
@@ -135,13 +134,13 @@ fn event_not_found(event: EventId) -> ApiError {
 
 /// `GET /events/{event_id}`: the event with its priced categories.
 pub async fn event_detail(
-    db: &PgPool,
+    db: &SharedDatabase,
     event: EventId,
     max_seats_per_order: u32,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let summary = events::event_summary(db, event).await?.ok_or_else(|| event_not_found(event))?;
-    let categories = events::event_prices(db, event).await?;
+    let summary = db.event_summary(event).await?.ok_or_else(|| event_not_found(event))?;
+    let categories = db.event_prices(event).await?;
     let detail = EventDetail { summary, categories, max_seats_per_order };
     let body = Bytes::from(serde_json::to_vec(&detail).map_err(ApiError::internal)?);
     let etag = etag_of(&body);
@@ -149,7 +148,7 @@ pub async fn event_detail(
 }
 
 /// `GET /events/{event_id}/seats`: the seat map, serialized once per event and process.
-pub async fn seat_map(db: &PgPool, event: EventId, headers: &HeaderMap) -> ApiResult<Response> {
+pub async fn seat_map(db: &SharedDatabase, event: EventId, headers: &HeaderMap) -> ApiResult<Response> {
     let cached = SEAT_MAPS.get(db, event).await?.ok_or_else(|| event_not_found(event))?;
     Ok(cacheable(cached.body.clone(), &cached.etag, SEATS_CACHE_CONTROL, headers))
 }
@@ -226,8 +225,8 @@ pub static SEAT_MAPS: LazyLock<SeatMapCache> = LazyLock::new(SeatMapCache::defau
 
 impl SeatMapCache {
     /// Returns the event's serialized seat map, or `None` when the event does not exist.
-    pub async fn get(&self, db: &PgPool, event: EventId) -> ApiResult<Option<Arc<CachedSeatMap>>> {
-        let key = (database_key(db), event);
+    pub async fn get(&self, db: &SharedDatabase, event: EventId) -> ApiResult<Option<Arc<CachedSeatMap>>> {
+        let key = (db.name().to_owned(), event);
         let cell = {
             let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let fresh = entries.get(&key).is_some_and(|entry| entry.loaded_at.elapsed() < SEAT_MAP_TTL);
@@ -266,13 +265,8 @@ fn make_room(entries: &mut HashMap<SeatMapKey, SeatMapEntry>) {
     }
 }
 
-fn database_key(db: &PgPool) -> String {
-    let options = db.connect_options();
-    format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or_default())
-}
-
-async fn load_seat_map(db: &PgPool, event: EventId) -> ApiResult<Option<Arc<CachedSeatMap>>> {
-    let Some(map) = events::seat_map(db, event).await? else {
+async fn load_seat_map(db: &SharedDatabase, event: EventId) -> ApiResult<Option<Arc<CachedSeatMap>>> {
+    let Some(map) = db.seat_map(event).await? else {
         return Ok(None);
     };
     let body = Bytes::from(serde_json::to_vec(&map).map_err(ApiError::internal)?);

@@ -20,7 +20,7 @@ use onsale_shared::{ErrorCode, EventId, HoldId, OrderId, SeatIndex};
 use super::extract::{Admitted, ApiJson, Caller, HoldPath, OrderPath};
 use super::{ApiError, ApiResult, AppState};
 use crate::catalog::EventInfo;
-use crate::db::orders::{self, InsertOrderError, NewOrder};
+use crate::db::{InsertOrderError, NewOrder};
 use crate::payment::{ChargeRequest, PaymentError};
 use crate::pipeline::{ChangeCause, SeatChangeMessage};
 use crate::store::{ClaimOutcome, HoldAttempt, HoldOutcome, HoldRecord, ReleaseOutcome};
@@ -167,7 +167,7 @@ async fn confirm(
     let info = event_info(&state, event).await?;
 
     // A retried confirmation finds its order instead of charging again.
-    if let Some((order, fan)) = orders::order_for_hold(&state.db, hold).await? {
+    if let Some((order, fan)) = state.db.order_for_hold(hold).await? {
         if fan != admitted.fan {
             return Err(ApiError::new(ErrorCode::HoldNotFound).details(serde_json::json!({ "hold_id": hold })));
         }
@@ -223,11 +223,13 @@ async fn confirm(
         payment_ref: &payment_ref,
         seats: priced,
     };
-    match orders::insert_order(&state.db, &new_order).await {
+    match state.db.insert_order(&new_order).await {
         Ok(()) => {}
         Err(InsertOrderError::HoldOrdered) => {
             refund.issue("hold already ordered").await;
-            let (order, _) = orders::order_for_hold(&state.db, hold)
+            let (order, _) = state
+                .db
+                .order_for_hold(hold)
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("order of hold {hold} vanished")))?;
             return existing_order(&state, order, &admitted).await.map(|view| (StatusCode::OK, view));
@@ -254,21 +256,26 @@ async fn confirm(
         }
     }
 
-    let view = orders::order_view(&state.db, order_id, &admitted.fan)
+    let view = state
+        .db
+        .order_view(order_id, &admitted.fan)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("order {order_id} not readable after commit")))?;
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
 async fn existing_order(state: &AppState, order: OrderId, admitted: &Admitted) -> ApiResult<axum::Json<OrderView>> {
-    orders::order_view(&state.db, order, &admitted.fan)
+    state
+        .db
+        .order_view(order, &admitted.fan)
         .await?
         .map(axum::Json)
         .ok_or_else(|| ApiError::new(ErrorCode::OrderNotFound))
 }
 
-/// The UNIQUE guard fired: PostgreSQL already has a sale for some of these seats though Redis
-/// let the hold through. Marks those seats sold in Redis and releases the rest of the hold.
+/// The UNIQUE guard fired: the database already has a sale for some of these seats though the
+/// hold store let the hold through. Marks those seats sold in the hold store and releases the
+/// rest of the hold.
 async fn seat_sold(state: &AppState, event: EventId, record: &HoldRecord, sold: &[(SeatIndex, OrderId)]) -> ApiError {
     tracing::warn!(event.id = %event, hold.id = %record.hold, seats = ?sold, "UNIQUE guard stopped a second sale");
     match state.store.repair_sold(event, sold).await {
@@ -314,8 +321,7 @@ impl Refund<'_> {
             tracing::error!(event.id = %self.event, hold.id = %self.hold, cause = %err, reason, "refund failed");
         }
         let recorded =
-            orders::record_refund(&self.state.db, self.payment_ref, self.event, self.hold, self.amount_cents, reason)
-                .await;
+            self.state.db.record_refund(self.payment_ref, self.event, self.hold, self.amount_cents, reason).await;
         if let Err(err) = recorded {
             tracing::error!(event.id = %self.event, hold.id = %self.hold, cause = %err, reason, "recording a refund failed");
         }
@@ -329,7 +335,9 @@ async fn order(
     Caller(fan): Caller,
     OrderPath(order): OrderPath,
 ) -> ApiResult<axum::Json<OrderView>> {
-    orders::order_view(&state.db, order, &fan)
+    state
+        .db
+        .order_view(order, &fan)
         .await?
         .map(axum::Json)
         .ok_or_else(|| ApiError::new(ErrorCode::OrderNotFound).details(serde_json::json!({ "order_id": order })))

@@ -1,28 +1,28 @@
 //! The outbox relay: sends the ticket messages that confirmations wrote into the `outbox` table,
 //! in their own transaction, and deletes each row once Kafka has acknowledged it. Kafka being
-//! down at commit time therefore delays tickets but loses none. Rows are locked with
-//! `SKIP LOCKED`, so several relays can run; a crash after delivery and before the delete sends
-//! the message again, which the ticket worker ignores.
+//! down at commit time therefore delays tickets but loses none. On PostgreSQL a batch's rows are
+//! locked with `SKIP LOCKED`, so several relays can run. A crash after delivery and before the
+//! delete sends the message again, which the ticket worker ignores.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::KafkaConfig;
+use crate::db::SharedDatabase;
 
 /// Logical topic name of ticket messages in the outbox.
 pub const TICKETS: &str = "tickets";
 
 /// Rows sent per round trip.
-const BATCH: i64 = 500;
+const BATCH: u32 = 500;
 
 pub struct OutboxRelay {
-    db: PgPool,
+    db: SharedDatabase,
     producer: FutureProducer,
     ticket_topic: String,
     /// Confirmations notify it after commit, so tickets leave at once instead of at the next poll.
@@ -30,7 +30,7 @@ pub struct OutboxRelay {
 }
 
 impl OutboxRelay {
-    pub fn new(config: &KafkaConfig, db: PgPool, wake: Arc<Notify>) -> anyhow::Result<Self> {
+    pub fn new(config: &KafkaConfig, db: SharedDatabase, wake: Arc<Notify>) -> anyhow::Result<Self> {
         let producer: FutureProducer = super::kafka::base_config(config)
             .set("acks", "all")
             .set("enable.idempotence", "true")
@@ -77,41 +77,30 @@ impl OutboxRelay {
 
     /// Sends one batch and deletes what Kafka acknowledged. Returns how many were sent.
     pub async fn relay_batch(&self) -> anyhow::Result<usize> {
-        let mut tx = self.db.begin().await?;
-        let rows: Vec<(i64, String, String, serde_json::Value)> = sqlx::query_as(
-            "SELECT id, topic, message_key, payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            tx.commit().await?;
+        let batch = self.db.lease_outbox(BATCH).await?;
+        if batch.messages.is_empty() {
+            batch.finish(&[]).await?;
             return Ok(0);
         }
 
-        let payloads: Vec<(i64, String, String, Vec<u8>)> = rows
-            .into_iter()
-            .map(|(id, topic, key, payload)| (id, topic, key, serde_json::to_vec(&payload).unwrap_or_default()))
-            .collect();
-        let sends = payloads.iter().map(|(_, topic, key, payload)| {
-            let topic = if topic == TICKETS { self.ticket_topic.as_str() } else { topic.as_str() };
-            let record = FutureRecord::to(topic).key(key.as_str()).payload(payload.as_slice());
+        let sends = batch.messages.iter().map(|message| {
+            let topic = if message.topic == TICKETS { self.ticket_topic.as_str() } else { message.topic.as_str() };
+            let record = FutureRecord::to(topic).key(message.key.as_str()).payload(message.payload.as_slice());
             self.producer.send(record, Duration::from_secs(15))
         });
         let results = join_all(sends).await;
 
         let mut delivered = Vec::with_capacity(results.len());
         let mut first_error = None;
-        for ((id, ..), result) in payloads.iter().zip(results) {
+        for (message, result) in batch.messages.iter().zip(results) {
             match result {
-                Ok(_) => delivered.push(*id),
+                Ok(_) => delivered.push(message.id),
                 Err((err, _)) => {
                     first_error.get_or_insert(err);
                 }
             }
         }
-        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)").bind(&delivered).execute(&mut *tx).await?;
-        tx.commit().await?;
+        batch.finish(&delivered).await?;
         match first_error {
             Some(err) if delivered.is_empty() => Err(anyhow::anyhow!("Kafka rejected the outbox batch: {err}")),
             Some(err) => {

@@ -2,17 +2,16 @@
 //! transaction. A file is identified by its SHA-256, so importing it again finds the first import.
 
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
 use super::format::Plan;
 use super::validate::{PlanError, ValidPlan, parse_plan, validate};
-use crate::db::events::{self, NewPlan, NewSeat, StoredPlan};
+use crate::db::{NewPlan, NewPlanCategory, NewSeat, SharedDatabase, StoredPlan};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error(transparent)]
     Invalid(#[from] PlanError),
-    #[error("writing the seating plan to PostgreSQL failed: {0}")]
+    #[error("writing the seating plan to the database failed: {0}")]
     Database(#[from] sqlx::Error),
 }
 
@@ -53,10 +52,14 @@ impl PreparedPlan {
 
 /// Parses, checks and imports a plan file, or returns the plan already imported from the same
 /// bytes. `venue_id` links a new plan to its venue.
-pub async fn import_plan(db: &PgPool, bytes: &[u8], venue_id: Option<i64>) -> Result<ImportedPlan, ImportError> {
+pub async fn import_plan(
+    db: &SharedDatabase,
+    bytes: &[u8],
+    venue_id: Option<i64>,
+) -> Result<ImportedPlan, ImportError> {
     let sha256 = source_sha256(bytes);
     // Looked up before parsing, so a repeated import of a large file costs one query.
-    if let Some(existing) = events::find_plan_by_sha256(db, &sha256).await? {
+    if let Some(existing) = db.find_plan_by_sha256(&sha256).await? {
         return Ok(existing_plan(db, existing).await?);
     }
     let prepared = PreparedPlan::from_bytes(bytes)?;
@@ -65,23 +68,23 @@ pub async fn import_plan(db: &PgPool, bytes: &[u8], venue_id: Option<i64>) -> Re
 
 /// Imports a checked plan, or returns the plan already imported from the same bytes.
 pub async fn import_prepared(
-    db: &PgPool,
+    db: &SharedDatabase,
     prepared: &PreparedPlan,
     venue_id: Option<i64>,
 ) -> Result<ImportedPlan, ImportError> {
-    if let Some(existing) = events::find_plan_by_sha256(db, &prepared.sha256).await? {
+    if let Some(existing) = db.find_plan_by_sha256(&prepared.sha256).await? {
         return Ok(existing_plan(db, existing).await?);
     }
     insert_valid_plan(db, &prepared.valid, &prepared.sha256, venue_id).await
 }
 
-async fn existing_plan(db: &PgPool, plan: StoredPlan) -> Result<ImportedPlan, sqlx::Error> {
-    let category_count = events::plan_category_keys(db, plan.id).await?.len();
+async fn existing_plan(db: &SharedDatabase, plan: StoredPlan) -> Result<ImportedPlan, sqlx::Error> {
+    let category_count = db.plan_category_keys(plan.id).await?.len();
     Ok(ImportedPlan { plan, created: false, category_count })
 }
 
 async fn insert_valid_plan(
-    db: &PgPool,
+    db: &SharedDatabase,
     valid: &ValidPlan,
     sha256: &str,
     venue_id: Option<i64>,
@@ -89,7 +92,7 @@ async fn insert_valid_plan(
     let plan = &valid.plan;
     let seat_count = u32::try_from(valid.seats.len()).unwrap_or(u32::MAX);
     let areas = areas_json(valid);
-    let categories: Vec<(String, Option<String>)> =
+    let categories: Vec<NewPlanCategory> =
         plan.categories.iter().map(|category| (category.name.clone(), category.color.clone())).collect();
     let seats: Vec<NewSeat<'_>> = valid
         .seats
@@ -105,7 +108,6 @@ async fn insert_valid_plan(
         })
         .collect();
 
-    let mut tx = db.begin().await?;
     let new_plan = NewPlan {
         venue_id,
         name: &plan.name,
@@ -115,15 +117,11 @@ async fn insert_valid_plan(
         sha256,
         areas: &areas,
     };
-    let Some(plan_id) = events::insert_plan(&mut tx, &new_plan).await? else {
+    let Some(plan_id) = db.insert_plan(&new_plan, &categories, &seats).await? else {
         // Another import of the same bytes committed between our lookup and our insert.
-        tx.rollback().await?;
-        let existing = events::find_plan_by_sha256(db, sha256).await?.ok_or_else(|| sqlx::Error::RowNotFound)?;
+        let existing = db.find_plan_by_sha256(sha256).await?.ok_or_else(|| sqlx::Error::RowNotFound)?;
         return Ok(existing_plan(db, existing).await?);
     };
-    events::insert_plan_categories(&mut tx, plan_id, &categories).await?;
-    events::insert_seats(&mut tx, plan_id, &seats).await?;
-    tx.commit().await?;
 
     Ok(ImportedPlan {
         plan: StoredPlan { id: plan_id, name: plan.name.clone(), seat_count },

@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::config::DatabaseConfig;
-use crate::db::events::{self, NewVenue};
+use crate::db::NewVenue;
 
 pub use import::{ImportError, ImportedPlan, PreparedPlan, import_plan, import_prepared, source_sha256};
 pub use validate::{PlacedSeat, PlanError, ValidPlan, parse_plan};
@@ -48,13 +48,12 @@ pub struct ImportPlanArgs {
 /// plan id and seat count.
 pub async fn run_import(args: ImportPlanArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.file).with_context(|| format!("reading {} failed", args.file.display()))?;
-    let pool = crate::db::connect(&args.database).await?;
+    let db = crate::db::connect(&args.database).await?;
 
     let venue_id = match (&args.venue, &args.city) {
         (Some(name), Some(city)) => {
             let venue = NewVenue { name, city, region: &args.region, country: &args.country };
-            let mut conn = pool.acquire().await?;
-            let (id, created) = events::find_or_create_venue(&mut conn, &venue).await?;
+            let (id, created) = db.find_or_create_venue(&venue).await?;
             if created {
                 println!("created venue {id} {name:?} in {city}");
             }
@@ -64,7 +63,7 @@ pub async fn run_import(args: ImportPlanArgs) -> anyhow::Result<()> {
     };
 
     let started = Instant::now();
-    let imported = import_plan(&pool, &bytes, venue_id)
+    let imported = import_plan(&db, &bytes, venue_id)
         .await
         .with_context(|| format!("importing {} failed", args.file.display()))?;
     let plan = &imported.plan;

@@ -5,15 +5,13 @@
 //! Before freeing a hold's seats it asks OrderDB whether the hold was ordered: if an order was
 //! committed but marking its seats sold in Redis failed, the seats are marked sold instead.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
-use onsale_shared::{EventId, HoldId, OrderId, SeatIndex};
+use onsale_shared::{EventId, OrderId, SeatIndex};
 
+use crate::db::SharedDatabase;
 use crate::pipeline::{ChangeCause, SeatChangeMessage, SeatChangePublisher};
 use crate::store::{ExpireOutcome, SharedStore};
 
@@ -23,7 +21,7 @@ const BATCH: usize = 1000;
 #[derive(Clone)]
 pub struct ExpiryWorker {
     store: SharedStore,
-    db: PgPool,
+    db: SharedDatabase,
     publisher: SeatChangePublisher,
     pub interval: Duration,
 }
@@ -37,7 +35,7 @@ pub struct PassReport {
 }
 
 impl ExpiryWorker {
-    pub fn new(store: SharedStore, db: PgPool, publisher: SeatChangePublisher) -> Self {
+    pub fn new(store: SharedStore, db: SharedDatabase, publisher: SeatChangePublisher) -> Self {
         Self { store, db, publisher, interval: Duration::from_millis(250) }
     }
 
@@ -87,7 +85,7 @@ impl ExpiryWorker {
         if due.is_empty() {
             return Ok(());
         }
-        let ordered = self.orders_of(&due).await?;
+        let ordered = self.db.orders_of_holds(&due).await?;
         for hold in due {
             let Some(record) = self.store.hold_record(event, hold).await? else {
                 self.store.forget_hold(event, hold).await?;
@@ -110,15 +108,5 @@ impl ExpiryWorker {
             }
         }
         Ok(())
-    }
-
-    /// Orders of the given holds, from OrderDB.
-    async fn orders_of(&self, holds: &[HoldId]) -> Result<HashMap<HoldId, OrderId>, sqlx::Error> {
-        let ids: Vec<Uuid> = holds.iter().map(HoldId::as_uuid).collect();
-        let rows: Vec<(Uuid, Uuid)> = sqlx::query_as("SELECT hold_id, id FROM orders WHERE hold_id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|(hold, order)| (HoldId::from_uuid(hold), OrderId::from_uuid(order))).collect())
     }
 }

@@ -2,7 +2,7 @@
 //! and emails it, once per ticket however often a message is delivered.
 //!
 //! Kafka delivers at least once, and a rebalance can hand one message to two instances, so
-//! "once" rests on a claim in PostgreSQL, not on offsets. Before sending, a worker claims the
+//! "once" rests on a claim in the database, not on offsets. Before sending, a worker claims the
 //! ticket with one conditional `UPDATE` that succeeds only if the ticket is not yet emailed and
 //! no other worker has an unexpired claim on it. After the send it records `emailed_at`, and
 //! after a failed send it clears its claim so a retry can send.
@@ -17,21 +17,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use lettre::message::Mailbox;
 use rand::RngCore;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
-use sqlx::PgPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use onsale_shared::ticket::{TicketClaims, sign_ticket};
 use onsale_shared::{OrderId, TicketId};
 
 use crate::config::{KafkaConfig, TicketConfig};
+use crate::db::{SharedDatabase, TicketForEmail};
 use crate::mail::{self, MailSink, RenderError, SendError, TicketEmail};
 use crate::pipeline::TicketMessage;
 use crate::pipeline::kafka;
@@ -62,7 +61,7 @@ const RECORD_ATTEMPTS: u32 = 8;
 pub async fn run(
     kafka: &KafkaConfig,
     tickets: &TicketConfig,
-    db: PgPool,
+    db: SharedDatabase,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let worker = Arc::new(TicketWorker::from_config(tickets, db)?);
@@ -136,43 +135,23 @@ impl HandleError {
     }
 }
 
-/// A ticket with everything its email shows, from one query over OrderDB and EventDB.
-#[derive(sqlx::FromRow)]
-struct TicketRow {
-    order_id: Uuid,
-    event_id: i64,
-    seat_index: i32,
-    secret: Option<String>,
-    emailed_at: Option<DateTime<Utc>>,
-    email: String,
-    ordered_at: DateTime<Utc>,
-    event_name: String,
-    starts_at: DateTime<Utc>,
-    local_date: NaiveDate,
-    venue_name: String,
-    venue_city: String,
-    zone: Option<String>,
-    row_number: Option<String>,
-    seat_number: Option<String>,
-}
-
 /// Signs, renders and sends the email of one ticket message at a time. Clones share the pool
 /// and the SMTP transport.
 #[derive(Clone)]
 pub struct TicketWorker {
-    db: PgPool,
+    db: SharedDatabase,
     key: ed25519_dalek::SigningKey,
     sink: MailSink,
     from: Mailbox,
 }
 
 impl TicketWorker {
-    pub fn new(db: PgPool, key: ed25519_dalek::SigningKey, sink: MailSink, from: Mailbox) -> Self {
+    pub fn new(db: SharedDatabase, key: ed25519_dalek::SigningKey, sink: MailSink, from: Mailbox) -> Self {
         Self { db, key, sink, from }
     }
 
     /// Builds a worker from `--ticket-signing-key`, `--smtp-url`, `--mail-dir` and `--mail-from`.
-    pub fn from_config(config: &TicketConfig, db: PgPool) -> anyhow::Result<Self> {
+    pub fn from_config(config: &TicketConfig, db: SharedDatabase) -> anyhow::Result<Self> {
         let from: Mailbox = config
             .mail_from
             .parse()
@@ -198,7 +177,7 @@ impl TicketWorker {
     /// [`Handled::AlreadySent`] without sending.
     pub async fn handle(&self, message: &TicketMessage) -> Result<Handled, HandleError> {
         let ticket = message.ticket_id;
-        let Some(row) = self.load(ticket).await? else {
+        let Some(row) = self.db.ticket_for_email(ticket).await? else {
             return Err(HandleError::Rejected(format!("ticket {ticket} not found")));
         };
         check_matches(&row, message)?;
@@ -212,7 +191,11 @@ impl TicketWorker {
         let mail = mail::build_ticket_message(&email, &self.from, to)?;
 
         let Some(claimed_at) = self.claim(ticket).await? else {
-            return Ok(if self.is_emailed(ticket).await? { Handled::AlreadySent } else { Handled::ClaimedElsewhere });
+            return Ok(if self.db.is_ticket_emailed(ticket).await? {
+                Handled::AlreadySent
+            } else {
+                Handled::ClaimedElsewhere
+            });
         };
         if let Err(err) = self.sink.deliver(ticket, mail).await {
             self.release(ticket, claimed_at).await;
@@ -277,73 +260,29 @@ impl TicketWorker {
         }
     }
 
-    async fn load(&self, ticket: TicketId) -> Result<Option<TicketRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT t.order_id, t.event_id, t.seat_index, t.secret, t.emailed_at,
-                    o.email, o.created_at AS ordered_at,
-                    e.name AS event_name, e.starts_at, e.local_date,
-                    v.name AS venue_name, v.city AS venue_city,
-                    s.zone, s.row_number, s.seat_number
-             FROM tickets t
-             JOIN orders o ON o.id = t.order_id
-             JOIN events e ON e.id = t.event_id
-             JOIN venues v ON v.id = e.venue_id
-             LEFT JOIN seats s ON s.plan_id = e.plan_id AND s.seat_index = t.seat_index
-             WHERE t.id = $1",
-        )
-        .bind(ticket.as_uuid())
-        .fetch_optional(&self.db)
-        .await
-    }
-
     /// Returns the ticket's stored secret, signing and storing one first if it has none. The
     /// claims come from the ticket and its order only, so every worker signs the same secret
     /// with the same key, and a secret stored earlier wins over a new one.
-    async fn store_secret(&self, message: &TicketMessage, row: &TicketRow) -> Result<String, sqlx::Error> {
+    async fn store_secret(&self, message: &TicketMessage, row: &TicketForEmail) -> Result<String, sqlx::Error> {
         if let Some(secret) = &row.secret {
             return Ok(secret.clone());
         }
         let issued_at = DateTime::from_timestamp(row.ordered_at.timestamp(), 0).unwrap_or(row.ordered_at);
         let claims = TicketClaims { ticket: message.ticket_id, event: message.event_id, seat: message.seat, issued_at };
         let secret = sign_ticket(&self.key, &claims);
-        let (stored,): (String,) =
-            sqlx::query_as("UPDATE tickets SET secret = COALESCE(secret, $2) WHERE id = $1 RETURNING secret")
-                .bind(message.ticket_id.as_uuid())
-                .bind(&secret)
-                .fetch_one(&self.db)
-                .await?;
-        Ok(stored)
+        self.db.store_ticket_secret(message.ticket_id, &secret).await
     }
 
     /// Claims the ticket for sending. Returns the claim time, or `None` when the ticket was
     /// emailed or another worker has a claim younger than [`CLAIM_LEASE`].
     async fn claim(&self, ticket: TicketId) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        let lease_ms = i64::try_from(CLAIM_LEASE.as_millis()).unwrap_or(i64::MAX);
-        let claimed: Option<(DateTime<Utc>,)> = sqlx::query_as(
-            "UPDATE tickets SET email_claimed_at = now()
-             WHERE id = $1 AND emailed_at IS NULL
-               AND (email_claimed_at IS NULL OR email_claimed_at < now() - $2 * interval '1 millisecond')
-             RETURNING email_claimed_at",
-        )
-        .bind(ticket.as_uuid())
-        .bind(lease_ms)
-        .fetch_optional(&self.db)
-        .await?;
-        Ok(claimed.map(|(at,)| at))
+        self.db.claim_ticket_email(ticket, CLAIM_LEASE).await
     }
 
     /// Clears this worker's claim after a failed send, so a retry need not wait for the lease.
     /// A claim that expired and was taken by another worker since is left alone.
     async fn release(&self, ticket: TicketId, claimed_at: DateTime<Utc>) {
-        let released = sqlx::query(
-            "UPDATE tickets SET email_claimed_at = NULL
-             WHERE id = $1 AND emailed_at IS NULL AND email_claimed_at = $2",
-        )
-        .bind(ticket.as_uuid())
-        .bind(claimed_at)
-        .execute(&self.db)
-        .await;
-        if let Err(err) = released {
+        if let Err(err) = self.db.release_ticket_claim(ticket, claimed_at).await {
             tracing::warn!(
                 ticket.id = %ticket,
                 cause = %err,
@@ -352,17 +291,13 @@ impl TicketWorker {
         }
     }
 
-    /// Records the send, retrying while PostgreSQL fails, because a send that is not recorded
+    /// Records the send, retrying while the database fails, because a send that is not recorded
     /// is sent again when its claim expires.
     async fn record_sent(&self, ticket: TicketId) -> Result<(), sqlx::Error> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let recorded = sqlx::query("UPDATE tickets SET emailed_at = now() WHERE id = $1 AND emailed_at IS NULL")
-                .bind(ticket.as_uuid())
-                .execute(&self.db)
-                .await;
-            match recorded {
+            match self.db.record_ticket_emailed(ticket).await {
                 Ok(_) => return Ok(()),
                 Err(err) if attempt >= RECORD_ATTEMPTS => return Err(err),
                 Err(err) => {
@@ -372,19 +307,11 @@ impl TicketWorker {
             }
         }
     }
-
-    async fn is_emailed(&self, ticket: TicketId) -> Result<bool, sqlx::Error> {
-        let (emailed,): (bool,) = sqlx::query_as("SELECT emailed_at IS NOT NULL FROM tickets WHERE id = $1")
-            .bind(ticket.as_uuid())
-            .fetch_one(&self.db)
-            .await?;
-        Ok(emailed)
-    }
 }
 
-/// Rejects a message whose order, event or seat differ from the ticket's row. PostgreSQL is the
+/// Rejects a message whose order, event or seat differ from the ticket's row. The database is the
 /// record, and a message that contradicts it is corrupt.
-fn check_matches(row: &TicketRow, message: &TicketMessage) -> Result<(), HandleError> {
+fn check_matches(row: &TicketForEmail, message: &TicketMessage) -> Result<(), HandleError> {
     let matches = row.order_id == message.order_id.as_uuid()
         && row.event_id == message.event_id.get()
         && i64::from(row.seat_index) == i64::from(message.seat.get());
@@ -398,7 +325,7 @@ fn check_matches(row: &TicketRow, message: &TicketMessage) -> Result<(), HandleE
     }
 }
 
-fn recipient(row: &TicketRow, message: &TicketMessage) -> Result<Mailbox, HandleError> {
+fn recipient(row: &TicketForEmail, message: &TicketMessage) -> Result<Mailbox, HandleError> {
     let address = row
         .email
         .parse()
@@ -406,7 +333,7 @@ fn recipient(row: &TicketRow, message: &TicketMessage) -> Result<Mailbox, Handle
     Ok(Mailbox::new(None, address))
 }
 
-fn ticket_email(message: &TicketMessage, row: TicketRow, secret: String) -> Result<TicketEmail, HandleError> {
+fn ticket_email(message: &TicketMessage, row: TicketForEmail, secret: String) -> Result<TicketEmail, HandleError> {
     let (Some(zone), Some(row_number), Some(seat_number)) = (row.zone, row.row_number, row.seat_number) else {
         return Err(HandleError::Rejected(format!(
             "seat {} of event {} is not in the event's seating plan",

@@ -20,7 +20,8 @@ fn suffix() -> String {
 }
 
 fn open(brokers: &str) -> SharedLog {
-    let config = KafkaArgs::try_parse_from(["log", "--kafka-brokers", brokers, "--kafka-partitions", "3"]).unwrap().kafka;
+    let config =
+        KafkaArgs::try_parse_from(["log", "--kafka-brokers", brokers, "--kafka-partitions", "3"]).unwrap().kafka;
     let (failures, _) = mpsc::channel(16);
     log::open(&config, failures).expect("open the event log")
 }
@@ -159,5 +160,5 @@ macro_rules! contracts {
     };
 }
 
-contracts!(memory, "memory://".to_owned());
+contracts!(memory, String::from("memory://"));
 contracts!(kafka, std::env::var("ONSALE_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned()));

@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 use onsale_origin::app::{Platform, serve_http};
 use onsale_origin::cli::{Cli, Command, ServeArgs};
 use onsale_origin::clock::Clock;
+use onsale_origin::db::SharedDatabase;
+use onsale_origin::db::postgres::PostgresDb;
 use onsale_origin::http::AppState;
 use onsale_origin::pipeline::log::SharedLog;
 use onsale_origin::store::RedisStore;
@@ -65,7 +67,7 @@ pub fn random_suffix() -> String {
 /// makes a new template.
 fn template_name() -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for migration in onsale_origin::db::MIGRATOR.iter() {
+    for migration in onsale_origin::db::postgres::MIGRATOR.iter() {
         for byte in migration.checksum.iter() {
             hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -89,7 +91,7 @@ pub async fn create_database() -> String {
     if !exists {
         admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {template}"))).await.expect("create template");
         let mut conn = PgConnection::connect(&database_url(&template)).await.expect("connect template");
-        onsale_origin::db::MIGRATOR.run(&mut conn).await.expect("migrate template");
+        onsale_origin::db::postgres::MIGRATOR.run(&mut conn).await.expect("migrate template");
         conn.close().await.expect("close template");
     }
     let name = format!("onsale_t_{}", random_suffix());
@@ -170,7 +172,10 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub state: AppState,
-    pub db: PgPool,
+    /// A handle of the test's own on the platform's database.
+    pub db: SharedDatabase,
+    /// The same database's pool, for checks in PostgreSQL's SQL.
+    pub pool: PgPool,
     pub database_name: String,
     pub args: ServeArgs,
     pub issuer: TokenIssuer,
@@ -262,11 +267,12 @@ impl TestApp {
         let address = listener.local_addr().expect("local address");
         tokio::spawn(serve_http(listener, router, shutdown.clone()));
 
-        let db = PgPoolOptions::new()
+        let pool = PgPoolOptions::new()
             .max_connections(5)
             .connect(&database_url(&database_name))
             .await
             .expect("connect test database");
+        let db: SharedDatabase = std::sync::Arc::new(PostgresDb::new(pool.clone()));
         let issuer = TokenIssuer::new(token_key(options.token_algorithm));
         let redis = RedisStore::connect(&args.redis).await.expect("connect Redis");
         Self {
@@ -275,6 +281,7 @@ impl TestApp {
             http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client"),
             state: platform.state,
             db,
+            pool,
             database_name,
             args,
             issuer,
@@ -293,7 +300,7 @@ impl TestApp {
     /// Creates an event on a grid plan of `seats` seats; seat i is in category i % 3, priced
     /// 5000, 7500 and 10000 cents.
     pub async fn create_event(&self, seats: u32) -> EventId {
-        create_event(&self.db, seats).await
+        create_event(&self.pool, seats).await
     }
 
     /// Starts a fan session over the API.

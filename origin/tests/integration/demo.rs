@@ -66,7 +66,7 @@ async fn demo_sells_without_oversell() {
     .demo;
     onsale_origin::demo::run(demo).await.expect("the demo ends with every check passed");
 
-    let sold: i64 = sqlx::query_scalar("SELECT count(*) FROM order_seats").fetch_one(&app.db).await.unwrap();
+    let sold: i64 = sqlx::query_scalar("SELECT count(*) FROM order_seats").fetch_one(&app.pool).await.unwrap();
     assert!(sold > 0, "the demo sold nothing");
     let files = std::fs::read_dir(mail_dir.path()).unwrap().count() as i64;
     assert_eq!(files, sold, "one email per sold seat");

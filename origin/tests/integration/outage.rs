@@ -136,7 +136,7 @@ async fn kafka_outage_loses_nothing() {
     for i in 0..5u32 {
         buy(&app, event, &[100 + i * 2, 101 + i * 2]).await;
     }
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&app.db).await.unwrap();
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&app.pool).await.unwrap();
     assert_eq!(pending, 10, "ticket messages wait in the outbox while Kafka is down");
 
     broker.run("kafka-start");
@@ -148,7 +148,7 @@ async fn kafka_outage_loses_nothing() {
     .await;
     eventually(Duration::from_secs(60), "every ticket emailed", || async {
         let emailed: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets WHERE emailed_at IS NOT NULL")
-            .fetch_one(&app.db)
+            .fetch_one(&app.pool)
             .await
             .unwrap();
         (emailed == 12).then_some(())
@@ -156,7 +156,7 @@ async fn kafka_outage_loses_nothing() {
     .await;
     let files = std::fs::read_dir(mail_dir.path()).unwrap().filter(is_eml).count();
     assert_eq!(files, 12, "one email per ticket");
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&app.db).await.unwrap();
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&app.pool).await.unwrap();
     assert_eq!(pending, 0);
 }
 

@@ -37,7 +37,7 @@ async fn seat_value(app: &TestApp, event: EventId, seat: u32) -> Option<String> 
 }
 
 async fn count(app: &TestApp, sql: &'static str, event: EventId) -> i64 {
-    sqlx::query_scalar(sql).bind(event.get()).fetch_one(&app.db).await.unwrap()
+    sqlx::query_scalar(sql).bind(event.get()).fetch_one(&app.pool).await.unwrap()
 }
 
 async fn hold(app: &TestApp, fan: &FanSession, token: &str, event: EventId, seats: &[u32]) -> HoldResponse {

@@ -15,6 +15,9 @@ use std::path::PathBuf;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
+use onsale_origin::db::SharedDatabase;
+use onsale_origin::db::postgres::PostgresDb;
+
 pub fn admin_database_url() -> String {
     std::env::var("ONSALE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
@@ -27,6 +30,9 @@ fn database_url(name: &str) -> String {
 
 /// A migrated database that belongs to one test.
 pub struct TestDb {
+    /// The handle that the code under test takes.
+    pub database: SharedDatabase,
+    /// The same database's pool, for checks in PostgreSQL's SQL.
     pub pool: PgPool,
     pub name: String,
 }
@@ -44,8 +50,9 @@ impl TestDb {
             .connect(&database_url(&name))
             .await
             .expect("connect to the test database");
-        onsale_origin::db::migrate(&pool).await.expect("migrate the test database");
-        Self { pool, name }
+        let database: SharedDatabase = std::sync::Arc::new(PostgresDb::new(pool.clone()));
+        onsale_origin::db::migrate(&database).await.expect("migrate the test database");
+        Self { database, pool, name }
     }
 
     /// Returns a database config for the commands' `run` functions, which open their own pool.

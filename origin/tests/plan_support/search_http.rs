@@ -13,8 +13,8 @@
 
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH};
-use sqlx::PgPool;
 
+use onsale_origin::db::SharedDatabase;
 use onsale_origin::plan::generate::Preset;
 use onsale_origin::seed::{SeedOptions, seed};
 use onsale_shared::api::{EventDetail, EventList, SeatMap};
@@ -22,7 +22,7 @@ use onsale_shared::api::{EventDetail, EventList, SeatMap};
 /// Seeds the tour on small plans into `db`, then checks browse, detail and seat map over HTTP:
 /// filters, 400 and 404 responses, cache headers and 304 revalidation. `base` is the server's
 /// origin, such as `http://127.0.0.1:41234`.
-pub async fn check_search_routes(http: &reqwest::Client, base: &str, db: &PgPool) {
+pub async fn check_search_routes(http: &reqwest::Client, base: &str, db: &SharedDatabase) {
     let options = SeedOptions {
         csv: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/eras_tour_2023_us.csv"),
         only_date: None,

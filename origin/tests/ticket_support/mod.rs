@@ -24,6 +24,8 @@ use tokio::net::TcpListener;
 
 use onsale_origin::cli::{Cli, Command, TicketArgs, WorkerArgs, WorkerRole};
 use onsale_origin::config::TicketConfig;
+use onsale_origin::db::SharedDatabase;
+use onsale_origin::db::postgres::PostgresDb;
 use onsale_origin::pipeline::TicketMessage;
 use onsale_shared::{EventId, OrderId, SeatIndex, TicketId};
 
@@ -64,6 +66,9 @@ pub fn init_tracing() {
 /// A migrated database of its own, dropped when this value is dropped.
 pub struct TestDatabase {
     pub name: String,
+    /// The handle that the ticket worker takes.
+    pub database: SharedDatabase,
+    /// The same database's pool, for set-up and checks in PostgreSQL's SQL.
     pub pool: PgPool,
 }
 
@@ -81,8 +86,9 @@ impl TestDatabase {
             .connect(&database_url(&name))
             .await
             .expect("connect test database");
-        onsale_origin::db::migrate(&pool).await.expect("migrate test database");
-        Self { name, pool }
+        let database: SharedDatabase = std::sync::Arc::new(PostgresDb::new(pool.clone()));
+        onsale_origin::db::migrate(&database).await.expect("migrate test database");
+        Self { name, database, pool }
     }
 }
 

@@ -142,8 +142,12 @@ impl QueueStore for RedisStore {
     async fn acquire_lease(&self, event: EventId, owner: &str, ttl: Duration) -> StoreResult<bool> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
-        let held: i64 =
-            LEASE.key(keys.admitter_lease()).arg(owner).arg(super::holds::ttl_millis(ttl)).invoke_async(&mut conn).await?;
+        let held: i64 = LEASE
+            .key(keys.admitter_lease())
+            .arg(owner)
+            .arg(super::holds::ttl_millis(ttl))
+            .invoke_async(&mut conn)
+            .await?;
         Ok(held == 1)
     }
 
