@@ -166,7 +166,7 @@ impl Platform {
             let admitter = Admitter::new(store.clone(), issuer, clock, config);
             tasks.push(tokio::spawn(admitter.run(shutdown.clone())));
         }
-        let relay = OutboxRelay::new(&args.kafka, db, outbox_wake)?;
+        let relay = OutboxRelay::new(&args.kafka, db, log.clone(), outbox_wake);
         tasks.push(tokio::spawn(relay.run(shutdown.clone())));
         Ok(Self { state, log, tasks })
     }
@@ -235,7 +235,7 @@ pub async fn run_ticket(args: TicketArgs) -> anyhow::Result<()> {
     let (failures, _) = tokio::sync::mpsc::channel(1);
     let log = log::open(&args.kafka, failures)?;
     prepare_topics(&log, &args.kafka, shutdown.clone()).await;
-    crate::workers::ticket::run(&args.kafka, &args.tickets, db, shutdown).await
+    crate::workers::ticket::run(log, &args.kafka, &args.tickets, db, shutdown).await
 }
 
 /// `onsale up`: migrations, then every role in this process.
@@ -264,8 +264,9 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let kafka = serve.kafka.clone();
     let ticket_db = state.db.clone();
     let ticket_shutdown = shutdown.clone();
+    let ticket_log = platform.log.clone();
     let ticket_task = tokio::spawn(async move {
-        if let Err(err) = crate::workers::ticket::run(&kafka, &tickets, ticket_db, ticket_shutdown).await {
+        if let Err(err) = crate::workers::ticket::run(ticket_log, &kafka, &tickets, ticket_db, ticket_shutdown).await {
             tracing::error!(cause = format!("{err:#}"), "ticket worker failed");
         }
     });

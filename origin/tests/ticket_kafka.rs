@@ -21,7 +21,7 @@ use onsale_origin::cli::TicketArgs;
 use onsale_origin::config::KafkaConfig;
 use onsale_origin::db::SharedDatabase;
 use onsale_origin::mail;
-use onsale_origin::pipeline::kafka;
+use onsale_origin::pipeline::log::kafka;
 use onsale_origin::pipeline::messages::event_key;
 use onsale_origin::workers::ticket;
 use onsale_shared::TicketId;
@@ -43,7 +43,11 @@ struct TopicEnd {
 /// Creates the topics and produces an unreadable message, then one message per ticket, all
 /// keyed by the event so they share a partition. Returns where the last message landed.
 async fn produce_tickets(config: &KafkaConfig, fixture: &Fixture) -> TopicEnd {
-    kafka::ensure_topics(config).await.expect("create topics on the Kafka broker at ONSALE_TEST_KAFKA_BROKERS");
+    let (failures, _) = tokio::sync::mpsc::channel(1);
+    let log = onsale_origin::pipeline::log::open(config, failures).expect("open the event log");
+    log.ensure_topics(&[config.seat_topic.as_str(), config.ticket_topic.as_str()], config.partitions)
+        .await
+        .expect("create topics on the Kafka broker at ONSALE_TEST_KAFKA_BROKERS");
     let producer: FutureProducer = kafka::base_config(config).set("acks", "all").create().expect("producer");
     let key = event_key(fixture.event);
     let mut payloads = vec![b"{not a ticket message".to_vec()];
@@ -68,7 +72,10 @@ fn start_worker(args: &TicketArgs, db: &SharedDatabase) -> (CancellationToken, J
     let tickets = args.tickets.clone();
     let db = db.clone();
     let stop = shutdown.clone();
-    let task = tokio::spawn(async move { ticket::run(&kafka, &tickets, db, stop).await.expect("ticket worker runs") });
+    let (failures, _) = tokio::sync::mpsc::channel(1);
+    let log = onsale_origin::pipeline::log::open(&kafka, failures).expect("open the event log");
+    let task =
+        tokio::spawn(async move { ticket::run(log, &kafka, &tickets, db, stop).await.expect("ticket worker runs") });
     (shutdown, task)
 }
 

@@ -2,11 +2,9 @@
 //!
 //! - [`messages`]: the JSON messages on both topics.
 //! - [`log`]: the event log trait, with its Kafka and in-process backends.
-//! - [`kafka`]: client settings and topic creation.
 //! - [`publisher`]: the seat-change producer of the hold path, which never waits on Kafka.
 //! - [`relay`]: moves ticket messages from the order's outbox rows to the TicketStream.
 
-pub mod kafka;
 pub mod log;
 pub mod messages;
 pub mod publisher;

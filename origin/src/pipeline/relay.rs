@@ -1,5 +1,5 @@
 //! The outbox relay: sends the ticket messages that confirmations wrote into the `outbox` table,
-//! in their own transaction, and deletes each row once Kafka has acknowledged it. Kafka being
+//! in their own transaction, and deletes each row once the event log has stored it. Kafka being
 //! down at commit time therefore delays tickets but loses none. On PostgreSQL a batch's rows are
 //! locked with `SKIP LOCKED`, so several relays can run. A crash after delivery and before the
 //! delete sends the message again, which the ticket worker ignores.
@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::log::SharedLog;
 use crate::config::KafkaConfig;
 use crate::db::SharedDatabase;
 
@@ -23,21 +23,15 @@ const BATCH: u32 = 500;
 
 pub struct OutboxRelay {
     db: SharedDatabase,
-    producer: FutureProducer,
+    log: SharedLog,
     ticket_topic: String,
     /// Confirmations notify it after commit, so tickets leave at once instead of at the next poll.
     wake: Arc<Notify>,
 }
 
 impl OutboxRelay {
-    pub fn new(config: &KafkaConfig, db: SharedDatabase, wake: Arc<Notify>) -> anyhow::Result<Self> {
-        let producer: FutureProducer = super::kafka::base_config(config)
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "2")
-            .set("message.timeout.ms", "15000")
-            .create()?;
-        Ok(Self { db, producer, ticket_topic: config.ticket_topic.clone(), wake })
+    pub fn new(config: &KafkaConfig, db: SharedDatabase, log: SharedLog, wake: Arc<Notify>) -> Self {
+        Self { db, log, ticket_topic: config.ticket_topic.clone(), wake }
     }
 
     /// Relays until `shutdown` is cancelled.
@@ -85,8 +79,7 @@ impl OutboxRelay {
 
         let sends = batch.messages.iter().map(|message| {
             let topic = if message.topic == TICKETS { self.ticket_topic.as_str() } else { message.topic.as_str() };
-            let record = FutureRecord::to(topic).key(message.key.as_str()).payload(message.payload.as_slice());
-            self.producer.send(record, Duration::from_secs(15))
+            self.log.send(topic, message.key.as_bytes(), &message.payload, Duration::from_secs(15))
         });
         let results = join_all(sends).await;
 
@@ -95,14 +88,14 @@ impl OutboxRelay {
         for (message, result) in batch.messages.iter().zip(results) {
             match result {
                 Ok(_) => delivered.push(message.id),
-                Err((err, _)) => {
+                Err(err) => {
                     first_error.get_or_insert(err);
                 }
             }
         }
         batch.finish(&delivered).await?;
         match first_error {
-            Some(err) if delivered.is_empty() => Err(anyhow::anyhow!("Kafka rejected the outbox batch: {err}")),
+            Some(err) if delivered.is_empty() => Err(anyhow::anyhow!("the event log rejected the outbox batch: {err}")),
             Some(err) => {
                 tracing::warn!(delivered = delivered.len(), cause = %err, "part of an outbox batch was not delivered; retrying it");
                 Ok(delivered.len())

@@ -18,11 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use lettre::message::Mailbox;
 use rand::RngCore;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +30,7 @@ use crate::config::{KafkaConfig, TicketConfig};
 use crate::db::{SharedDatabase, TicketForEmail};
 use crate::mail::{self, MailSink, RenderError, SendError, TicketEmail};
 use crate::pipeline::TicketMessage;
-use crate::pipeline::kafka;
+use crate::pipeline::log::{LogConsumer, OffsetCommitter, SharedLog};
 
 /// Maximum number of ticket messages handled at once. One event's tickets share a partition, so
 /// handling a partition's messages one by one would send one email at a time during its onsale.
@@ -59,21 +56,23 @@ const RECORD_ATTEMPTS: u32 = 8;
 
 /// Consumes the TicketStream in consumer group `<prefix>.ticket` until `shutdown` fires.
 pub async fn run(
+    log: SharedLog,
     kafka: &KafkaConfig,
     tickets: &TicketConfig,
     db: SharedDatabase,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let worker = Arc::new(TicketWorker::from_config(tickets, db)?);
-    let consumer = kafka::consumer(kafka, "ticket")?;
-    consumer.subscribe(&[kafka.ticket_topic.as_str()])?;
+    let group = format!("{}.ticket", kafka.group_prefix);
+    let mut consumer = log.subscribe(&group, &kafka.ticket_topic).await?;
     tracing::info!(
         topic = %kafka.ticket_topic,
+        log.backend = log.backend(),
         ticket.public_key = %worker.public_key_base64(),
         mail.sink = %worker.sink.describe(),
         "ticket worker started"
     );
-    consume(worker, &consumer, &kafka.ticket_topic, shutdown).await;
+    consume(worker, consumer.as_mut(), shutdown).await;
     tracing::info!("ticket worker stopped");
     Ok(())
 }
@@ -367,8 +366,8 @@ fn backoff(failures: u32) -> Duration {
 /// NOTE: while all slots retry (SMTP or PostgreSQL down) the stream is not polled. Past
 /// librdkafka's `max.poll.interval.ms` (300 s by default) the consumer leaves its group, and the
 /// messages it held go to another member, which waits on their claims or finds them sent.
-async fn consume(worker: Arc<TicketWorker>, consumer: &StreamConsumer, topic: &str, shutdown: CancellationToken) {
-    let mut stream = consumer.stream();
+async fn consume(worker: Arc<TicketWorker>, consumer: &mut dyn LogConsumer, shutdown: CancellationToken) {
+    let committer = consumer.committer();
     let mut offsets = OffsetTracker::default();
     let mut tasks: JoinSet<Option<(i32, i64)>> = JoinSet::new();
     let mut commit_tick = tokio::time::interval(COMMIT_INTERVAL);
@@ -380,29 +379,27 @@ async fn consume(worker: Arc<TicketWorker>, consumer: &StreamConsumer, topic: &s
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => finish_task(&mut offsets, joined),
-            _ = commit_tick.tick() => commit(consumer, topic, offsets.changed_commits(), CommitMode::Async),
-            message = stream.next(), if has_free_slot => {
-                let Some(message) = message else { break };
+            _ = commit_tick.tick() => commit(committer.as_ref(), offsets.changed_commits()).await,
+            message = consumer.next(), if has_free_slot => {
                 let message = match message {
                     Ok(message) => message,
                     Err(err) => {
                         consumer_errors += 1;
                         if consumer_errors == 1 || consumer_errors.is_multiple_of(50) {
-                            tracing::warn!(cause = %err, errors = consumer_errors, "Kafka consumer error");
+                            tracing::warn!(cause = %err, errors = consumer_errors, "reading ticket messages failed");
                         }
                         continue;
                     }
                 };
-                let partition = message.partition();
-                let offset = message.offset();
+                let (partition, offset) = (message.partition, message.offset);
                 offsets.start(partition, offset);
-                match message.payload().map(serde_json::from_slice::<TicketMessage>) {
-                    Some(Ok(ticket)) => {
+                match serde_json::from_slice::<TicketMessage>(&message.payload) {
+                    Ok(ticket) => {
                         let worker = worker.clone();
                         let shutdown = shutdown.clone();
                         tasks.spawn(async move { worker.process(&ticket, &shutdown).await.then_some((partition, offset)) });
                     }
-                    _ => {
+                    Err(_) => {
                         tracing::warn!(partition, offset, "skipping a ticket message that is not valid ticket message JSON");
                         offsets.finish(partition, offset);
                     }
@@ -416,7 +413,10 @@ async fn consume(worker: Arc<TicketWorker>, consumer: &StreamConsumer, topic: &s
     while let Some(joined) = tasks.join_next().await {
         finish_task(&mut offsets, joined);
     }
-    commit(consumer, topic, offsets.all_commits(), CommitMode::Sync);
+    let commits = offsets.all_commits();
+    if let Err(err) = committer.commit_and_wait(&commits).await {
+        tracing::debug!(cause = %err, "committing ticket offsets at shutdown failed; those messages come again");
+    }
 }
 
 fn finish_task(offsets: &mut OffsetTracker, joined: Result<Option<(i32, i64)>, tokio::task::JoinError>) {
@@ -430,19 +430,10 @@ fn finish_task(offsets: &mut OffsetTracker, joined: Result<Option<(i32, i64)>, t
     }
 }
 
-fn commit(consumer: &StreamConsumer, topic: &str, commits: Vec<(i32, i64)>, mode: CommitMode) {
-    if commits.is_empty() {
-        return;
-    }
-    let mut list = TopicPartitionList::new();
-    for (partition, offset) in commits {
-        if let Err(err) = list.add_partition_offset(topic, partition, Offset::Offset(offset)) {
-            tracing::warn!(partition, offset, cause = %err, "invalid offset to commit");
-        }
-    }
+async fn commit(committer: &dyn OffsetCommitter, commits: Vec<(i32, i64)>) {
     // A failed commit only means that these messages are delivered again after a restart or a
     // rebalance, where they are found sent.
-    if let Err(err) = consumer.commit(&list, mode) {
+    if let Err(err) = committer.commit(&commits).await {
         tracing::debug!(cause = %err, "committing ticket offsets failed; the next commit covers them");
     }
 }

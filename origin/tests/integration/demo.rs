@@ -43,8 +43,9 @@ async fn demo_sells_without_oversell() {
     let mail_dir = tempfile::tempdir().unwrap();
     let tickets =
         TicketCommand::try_parse_from(["tickets", "--mail-dir", mail_dir.path().to_str().unwrap()]).unwrap().tickets;
-    let (kafka, db, shutdown) = (app.args.kafka.clone(), app.state.db.clone(), app.shutdown.clone());
-    tokio::spawn(async move { onsale_origin::workers::ticket::run(&kafka, &tickets, db, shutdown).await });
+    let (log, kafka, db, shutdown) =
+        (app.log.clone(), app.args.kafka.clone(), app.state.db.clone(), app.shutdown.clone());
+    tokio::spawn(async move { onsale_origin::workers::ticket::run(log, &kafka, &tickets, db, shutdown).await });
 
     let url = format!("http://{}", app.address);
     let demo = DemoCommand::try_parse_from([

@@ -117,8 +117,9 @@ async fn kafka_outage_loses_nothing() {
     let mail_dir = tempfile::tempdir().unwrap();
     let tickets =
         TicketArgs::try_parse_from(["tickets", "--mail-dir", mail_dir.path().to_str().unwrap()]).unwrap().tickets;
-    let (kafka, db, shutdown) = (app.args.kafka.clone(), app.state.db.clone(), app.shutdown.clone());
-    tokio::spawn(async move { onsale_origin::workers::ticket::run(&kafka, &tickets, db, shutdown).await });
+    let (log, kafka, db, shutdown) =
+        (app.log.clone(), app.args.kafka.clone(), app.state.db.clone(), app.shutdown.clone());
+    tokio::spawn(async move { onsale_origin::workers::ticket::run(log, &kafka, &tickets, db, shutdown).await });
 
     buy(&app, event, &[0, 1]).await;
     eventually(Duration::from_secs(30), "the first tickets before the outage", || async {

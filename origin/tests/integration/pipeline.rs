@@ -3,12 +3,7 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use rdkafka::Message;
-use rdkafka::consumer::Consumer;
-
-use onsale_origin::config::KafkaConfig;
-use onsale_origin::pipeline::{ChangeCause, SeatChangeMessage, kafka};
+use onsale_origin::pipeline::{ChangeCause, SeatChangeMessage};
 use onsale_origin::store::SeatStateChange;
 use onsale_shared::api::HoldResponse;
 use onsale_shared::{EventId, SeatIndex};
@@ -20,24 +15,18 @@ fn seat(i: u32) -> SeatIndex {
 }
 
 /// Reads the seat topic from the start in a new consumer group until `found` matches.
-async fn find_message(
-    config: &KafkaConfig,
-    event: EventId,
-    found: impl Fn(&SeatChangeMessage) -> bool,
-) -> SeatChangeMessage {
-    let consumer = kafka::consumer(config, &format!("reader-{}", random_suffix())).expect("consumer");
-    consumer.subscribe(&[config.seat_topic.as_str()]).expect("subscribe");
-    let mut stream = consumer.stream();
+async fn find_message(app: &TestApp, event: EventId, found: impl Fn(&SeatChangeMessage) -> bool) -> SeatChangeMessage {
+    let config = &app.args.kafka;
+    let mut consumer =
+        app.log.subscribe(&format!("reader-{}", random_suffix()), &config.seat_topic).await.expect("subscribe");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let message = tokio::time::timeout_at(deadline, stream.next())
+        let message = tokio::time::timeout_at(deadline, consumer.next())
             .await
             .expect("timed out reading the seat topic")
-            .expect("stream open")
-            .expect("Kafka message");
-        let Some(payload) = message.payload() else { continue };
-        let change: SeatChangeMessage = serde_json::from_slice(payload).expect("seat change JSON");
-        assert_eq!(message.key(), Some(event.to_string().as_bytes()), "messages are keyed by event");
+            .expect("seat topic message");
+        let change: SeatChangeMessage = serde_json::from_slice(&message.payload).expect("seat change JSON");
+        assert_eq!(message.key, event.to_string().into_bytes(), "messages are keyed by event");
         if change.event_id == event && found(&change) {
             return change;
         }
@@ -69,7 +58,7 @@ async fn expired_hold_is_published_and_bit_flips_back() {
     })
     .await;
 
-    let expiry = find_message(&app.args.kafka, event, |m| m.cause == ChangeCause::Expiry).await;
+    let expiry = find_message(&app, event, |m| m.cause == ChangeCause::Expiry).await;
     let seats: Vec<u32> = expiry.changes.iter().map(|c| c.seat.get()).collect();
     assert_eq!(seats, vec![5, 6]);
     assert!(expiry.changes.iter().all(|c| !c.unavailable));

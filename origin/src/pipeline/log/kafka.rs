@@ -15,7 +15,7 @@ use rdkafka::producer::{
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 
-use super::{EventLog, FailedDelivery, LogConsumer, LogError, LogMessage};
+use super::{EventLog, FailedDelivery, LogConsumer, LogError, LogMessage, OffsetCommitter};
 use crate::config::KafkaConfig;
 
 /// Settings every client of ours shares.
@@ -168,15 +168,46 @@ impl LogConsumer for KafkaConsumer {
         })
     }
 
-    async fn commit(&mut self, offsets: &[(i32, i64)]) -> Result<(), LogError> {
-        if offsets.is_empty() {
-            return Ok(());
-        }
+    fn committer(&self) -> Arc<dyn OffsetCommitter> {
+        Arc::new(KafkaCommitter { consumer: self.consumer.clone(), topic: self.topic.clone() })
+    }
+}
+
+struct KafkaCommitter {
+    consumer: Arc<StreamConsumer>,
+    topic: String,
+}
+
+impl KafkaCommitter {
+    fn offsets(&self, offsets: &[(i32, i64)]) -> Result<TopicPartitionList, LogError> {
         let mut list = TopicPartitionList::new();
         for (partition, offset) in offsets {
             list.add_partition_offset(&self.topic, *partition, Offset::Offset(*offset))
                 .map_err(|err| LogError::Invalid(err.to_string()))?;
         }
-        self.consumer.commit(&list, CommitMode::Async).map_err(unavailable)
+        Ok(list)
+    }
+}
+
+#[async_trait]
+impl OffsetCommitter for KafkaCommitter {
+    async fn commit(&self, offsets: &[(i32, i64)]) -> Result<(), LogError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.consumer.commit(&self.offsets(offsets)?, CommitMode::Async).map_err(unavailable)
+    }
+
+    async fn commit_and_wait(&self, offsets: &[(i32, i64)]) -> Result<(), LogError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let list = self.offsets(offsets)?;
+        let consumer = self.consumer.clone();
+        // A synchronous commit blocks its thread until the broker answers.
+        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+            .await
+            .map_err(|err| LogError::Unavailable(err.to_string()))?
+            .map_err(unavailable)
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{Notify, mpsc};
 
-use super::{EventLog, FailedDelivery, LogConsumer, LogError, LogMessage, partition_for};
+use super::{EventLog, FailedDelivery, LogConsumer, LogError, LogMessage, OffsetCommitter, partition_for};
 
 struct StoredMessage {
     key: Vec<u8>,
@@ -189,7 +189,26 @@ impl LogConsumer for MemoryConsumer {
         }
     }
 
-    async fn commit(&mut self, offsets: &[(i32, i64)]) -> Result<(), LogError> {
+    fn committer(&self) -> Arc<dyn OffsetCommitter> {
+        Arc::new(MemoryCommitter {
+            log: self.log.clone(),
+            group: self.group.clone(),
+            topic: self.topic.clone(),
+            generation: self.generation,
+        })
+    }
+}
+
+struct MemoryCommitter {
+    log: MemoryLog,
+    group: String,
+    topic: String,
+    generation: u64,
+}
+
+#[async_trait]
+impl OffsetCommitter for MemoryCommitter {
+    async fn commit(&self, offsets: &[(i32, i64)]) -> Result<(), LogError> {
         let mut state = self.log.lock();
         let Some(group) = state.groups.get_mut(&(self.group.clone(), self.topic.clone())) else {
             return Err(LogError::Invalid(format!("group {} is not subscribed to {}", self.group, self.topic)));

@@ -77,11 +77,28 @@ pub trait EventLog: Send + Sync {
 #[async_trait]
 pub trait LogConsumer: Send {
     /// Waits for the next message of the subscribed topic. An error is transient: log it and
-    /// call again.
+    /// call again. Cancel-safe: dropping the future loses no message.
     async fn next(&mut self) -> Result<LogMessage, LogError>;
 
+    /// A handle that commits this consumer's offsets, usable while `next` is pending.
+    fn committer(&self) -> Arc<dyn OffsetCommitter>;
+
     /// Commits, for each partition, the offset of the next message the group should read.
-    async fn commit(&mut self, offsets: &[(i32, i64)]) -> Result<(), LogError>;
+    async fn commit(&mut self, offsets: &[(i32, i64)]) -> Result<(), LogError> {
+        self.committer().commit(offsets).await
+    }
+}
+
+#[async_trait]
+pub trait OffsetCommitter: Send + Sync {
+    /// Commits, for each partition, the offset of the next message the group should read. The
+    /// commit may complete after the call returns; a lost commit only redelivers messages.
+    async fn commit(&self, offsets: &[(i32, i64)]) -> Result<(), LogError>;
+
+    /// Commits and waits until the log has stored the offsets, for a clean shutdown.
+    async fn commit_and_wait(&self, offsets: &[(i32, i64)]) -> Result<(), LogError> {
+        self.commit(offsets).await
+    }
 }
 
 pub type SharedLog = Arc<dyn EventLog>;
