@@ -168,6 +168,11 @@ pub trait OutboxDb: Send + Sync {
     /// Takes up to `limit` of the oldest outbox messages. Until the batch is finished, other
     /// relays on PostgreSQL skip them; on SQLite they do not (see [`sqlite`]).
     async fn lease_outbox(&self, limit: u32) -> DbResult<OutboxBatch>;
+
+    /// Writes an outbox message for every ticket that is not emailed and has none waiting.
+    /// After a restart on the in-process event log, whose messages died with the process, this
+    /// sends those tickets again. Returns how many messages were written.
+    async fn requeue_unsent_tickets(&self) -> DbResult<u64>;
 }
 
 /// EventDB and OrderDB in one database.

@@ -71,6 +71,7 @@ contract_tests!(
     sale_counts_follow_orders,
     refund_is_recorded_once,
     outbox_batch_deletes_delivered,
+    unsent_tickets_are_requeued_once,
     ticket_row_joins_order_and_seat,
     ticket_claim_has_one_winner,
     ticket_claim_expires_and_releases,
@@ -851,6 +852,36 @@ async fn outbox_batch_deletes_delivered(db: TestDb) {
     batch.finish(&[]).await.unwrap();
     assert_eq!(db.count("outbox").await, 0);
     assert_eq!(db.count("tickets").await, 3, "delivering a message keeps its ticket");
+}
+
+async fn unsent_tickets_are_requeued_once(db: TestDb) {
+    let example = example_event(&db.database).await;
+    let seats = example.seats_in(0);
+    let fan = FanId::random();
+    let order = example.order(&fan, &[seats[0], seats[1]]);
+    db.database.insert_order(&order).await.unwrap();
+
+    // The relay delivered the messages, then the in-process log died with its process.
+    let batch = db.database.lease_outbox(500).await.unwrap();
+    let delivered: Vec<i64> = batch.messages.iter().map(|message| message.id).collect();
+    let originals: Vec<TicketMessage> =
+        batch.messages.iter().map(|message| serde_json::from_slice(&message.payload).unwrap()).collect();
+    batch.finish(&delivered).await.unwrap();
+    assert_eq!(db.count("outbox").await, 0);
+
+    assert_eq!(db.database.requeue_unsent_tickets().await.unwrap(), 2);
+    assert_eq!(db.database.requeue_unsent_tickets().await.unwrap(), 0, "a waiting message is not written twice");
+    let batch = db.database.lease_outbox(500).await.unwrap();
+    let mut requeued: Vec<TicketMessage> =
+        batch.messages.iter().map(|message| serde_json::from_slice(&message.payload).unwrap()).collect();
+    let mut expected = originals;
+    requeued.sort_by_key(|ticket| ticket.ticket_id);
+    expected.sort_by_key(|ticket| ticket.ticket_id);
+    assert_eq!(requeued, expected, "the same messages as the order wrote");
+    for message in &batch.messages {
+        assert_eq!(message.key, order.event.to_string());
+    }
+    batch.finish(&[]).await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------

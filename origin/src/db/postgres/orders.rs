@@ -324,6 +324,24 @@ impl OutboxDb for PostgresDb {
             .collect();
         Ok(OutboxBatch::new(messages, Box::new(LockedRows { tx })))
     }
+
+    async fn requeue_unsent_tickets(&self) -> DbResult<u64> {
+        // The payload is a `TicketMessage` in JSON, as `insert_order` writes it.
+        let written = sqlx::query(
+            "INSERT INTO outbox (topic, message_key, payload)
+             SELECT $1, t.event_id::TEXT,
+                    jsonb_build_object('ticket_id', t.id, 'order_id', t.order_id,
+                                       'event_id', t.event_id, 'seat', t.seat_index)
+             FROM tickets t
+             WHERE t.emailed_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payload ->> 'ticket_id' = t.id::TEXT)
+             ORDER BY t.order_id, t.seat_index",
+        )
+        .bind(TICKETS)
+        .execute(&self.pool)
+        .await?;
+        Ok(written.rows_affected())
+    }
 }
 
 /// The transaction that holds a batch's rows locked until it is finished.

@@ -378,6 +378,24 @@ impl OutboxDb for SqliteDb {
             .collect();
         Ok(OutboxBatch::new(messages, Box::new(UnlockedRows { pool: self.pool.clone() })))
     }
+
+    async fn requeue_unsent_tickets(&self) -> DbResult<u64> {
+        // The payload is a `TicketMessage` in JSON, as `insert_order` writes it.
+        let written = sqlx::query(
+            "INSERT INTO outbox (topic, message_key, payload)
+             SELECT $1, CAST(t.event_id AS TEXT),
+                    json_object('ticket_id', t.id, 'order_id', t.order_id,
+                                'event_id', t.event_id, 'seat', t.seat_index)
+             FROM tickets t
+             WHERE t.emailed_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE json_extract(o.payload, '$.ticket_id') = t.id)
+             ORDER BY t.order_id, t.seat_index",
+        )
+        .bind(TICKETS)
+        .execute(&self.pool)
+        .await?;
+        Ok(written.rows_affected())
+    }
 }
 
 /// A batch read without a lock; finishing it deletes what was delivered.
