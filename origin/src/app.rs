@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Catalog;
-use crate::cli::{ExpiryArgs, NotificationArgs, ServeArgs, TicketArgs, UpArgs};
+use crate::cli::{ExpiryArgs, NotificationArgs, ServeArgs, TicketArgs};
 use crate::clock::Clock;
 use crate::config::KafkaConfig;
 use crate::db::SharedDatabase;
@@ -21,7 +21,7 @@ use crate::pipeline::SeatChangePublisher;
 use crate::pipeline::log::{self, SharedLog};
 use crate::pipeline::relay::OutboxRelay;
 use crate::session::FanSessions;
-use crate::store::{RedisStore, SharedStore};
+use crate::store::SharedStore;
 use crate::waiting_room::admitter::{Admitter, AdmitterConfig};
 use crate::waiting_room::watch::QueueWatch;
 use crate::workers::expiry::ExpiryWorker;
@@ -126,7 +126,7 @@ impl Platform {
         clock: Clock,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let store: SharedStore = Arc::new(RedisStore::connect(&args.redis).await?);
+        let store: SharedStore = crate::store::open(&args.redis).await?;
         let (log, publisher) = open_log(&args.kafka, &store)?;
         let mut tasks = vec![ensure_topics_in_background(log.clone(), args.kafka.clone(), shutdown.clone())];
 
@@ -210,7 +210,7 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
 pub async fn run_notification(args: NotificationArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     let db = crate::db::connect_lazy(&args.database)?;
-    let store: SharedStore = Arc::new(RedisStore::connect(&args.redis).await?);
+    let store: SharedStore = crate::store::open(&args.redis).await?;
     let (log, _publisher) = open_log(&args.kafka, &store)?;
     prepare_topics(&log, &args.kafka, shutdown.clone()).await;
     NotificationWorker::new(store, Catalog::new(db)).run(log, &args.kafka, shutdown).await
@@ -220,7 +220,7 @@ pub async fn run_notification(args: NotificationArgs) -> anyhow::Result<()> {
 pub async fn run_expiry(args: ExpiryArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     let db = crate::db::connect_lazy(&args.database)?;
-    let store: SharedStore = Arc::new(RedisStore::connect(&args.redis).await?);
+    let store: SharedStore = crate::store::open(&args.redis).await?;
     let (log, publisher) = open_log(&args.kafka, &store)?;
     ensure_topics_in_background(log, args.kafka.clone(), shutdown.clone());
     ExpiryWorker::new(store, db, publisher.clone()).run(shutdown).await;
@@ -236,50 +236,4 @@ pub async fn run_ticket(args: TicketArgs) -> anyhow::Result<()> {
     let log = log::open(&args.kafka, failures)?;
     prepare_topics(&log, &args.kafka, shutdown.clone()).await;
     crate::workers::ticket::run(log, &args.kafka, &args.tickets, db, shutdown).await
-}
-
-/// `onsale up`: migrations, then every role in this process.
-pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
-    let shutdown = shutdown_on_signal();
-    let serve = &args.serve;
-    let db = crate::db::connect(&serve.database).await?;
-    crate::db::migrate(&db).await?;
-
-    let platform = Platform::start_with_database(serve, db, Clock::system(), shutdown.clone()).await?;
-    let state = platform.state.clone();
-    prepare_topics(&platform.log, &serve.kafka, shutdown.clone()).await;
-
-    let notification = NotificationWorker::new(state.store.clone(), state.catalog.clone());
-    let kafka = serve.kafka.clone();
-    let notification_log = platform.log.clone();
-    let notification_shutdown = shutdown.clone();
-    let notification_task = tokio::spawn(async move {
-        if let Err(err) = notification.run(notification_log, &kafka, notification_shutdown).await {
-            tracing::error!(cause = format!("{err:#}"), "notification worker failed");
-        }
-    });
-    let expiry = ExpiryWorker::new(state.store.clone(), state.db.clone(), state.publisher.clone());
-    let expiry_task = tokio::spawn(expiry.run(shutdown.clone()));
-    let tickets = args.tickets.clone();
-    let kafka = serve.kafka.clone();
-    let ticket_db = state.db.clone();
-    let ticket_shutdown = shutdown.clone();
-    let ticket_log = platform.log.clone();
-    let ticket_task = tokio::spawn(async move {
-        if let Err(err) = crate::workers::ticket::run(ticket_log, &kafka, &tickets, ticket_db, ticket_shutdown).await {
-            tracing::error!(cause = format!("{err:#}"), "ticket worker failed");
-        }
-    });
-
-    let listener = TcpListener::bind(serve.http.listen)
-        .await
-        .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", serve.http.listen))?;
-    let address = listener.local_addr()?;
-    println!("onsale is up on http://{address}");
-    serve_http(listener, platform.router(serve.http.max_body_bytes), shutdown.clone()).await?;
-
-    shutdown.cancel();
-    let _ = tokio::join!(notification_task, expiry_task, ticket_task);
-    state.publisher.flush(Duration::from_secs(5));
-    Ok(())
 }

@@ -41,8 +41,9 @@ pub enum Command {
     GenerateVenue(crate::plan::generate::GenerateVenueArgs),
     /// Load the tour dates of a CSV file as events, each on a generated stadium plan.
     Seed(crate::seed::SeedArgs),
-    /// Run every role in one process: API, admitter, relay and all workers.
-    Up(UpArgs),
+    /// Run every role in one process: API, admitter, relay and all workers. With no
+    /// configuration, on embedded engines: nothing else to install.
+    Up(crate::up::UpArgs),
     /// Drive a scripted onsale against a running platform and print a report.
     Demo(crate::demo::DemoArgs),
     /// Print new random keys for admission tokens, ticket secrets and fan sessions.
@@ -120,14 +121,6 @@ pub struct ExpiryArgs {
 pub struct MigrateArgs {
     #[command(flatten)]
     pub database: DatabaseConfig,
-}
-
-#[derive(Debug, Args)]
-pub struct UpArgs {
-    #[command(flatten)]
-    pub serve: ServeArgs,
-    #[command(flatten)]
-    pub tickets: TicketConfig,
 }
 
 #[cfg(test)]

@@ -64,13 +64,10 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
 pub struct DatabaseConfig {
     /// URL of EventDB and OrderDB: postgres://… (or postgresql://…) for PostgreSQL,
     /// sqlite://PATH for a SQLite file that is created if missing, or sqlite::memory: for a
-    /// database that lives as long as the process.
-    #[arg(
-        long = "database-url",
-        env = "ONSALE_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/onsale"
-    )]
-    pub url: Secret,
+    /// database that lives as long as the process. Default: postgres://postgres@127.0.0.1:5432/onsale,
+    /// and for `onsale up`, sqlite://<data dir>/onsale.db.
+    #[arg(long = "database-url", env = "ONSALE_DATABASE_URL")]
+    pub url: Option<Secret>,
     /// Maximum connections in this process's pool. An in-memory SQLite database uses one.
     #[arg(long = "database-max-connections", env = "ONSALE_DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
     pub max_connections: u32,
@@ -79,17 +76,23 @@ pub struct DatabaseConfig {
     pub acquire_timeout: Duration,
 }
 
+impl DatabaseConfig {
+    pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/onsale";
+
+    /// The configured URL, or the PostgreSQL default.
+    pub fn url(&self) -> &str {
+        self.url.as_ref().map(Secret::expose).unwrap_or(Self::DEFAULT_URL)
+    }
+}
+
 /// Redis: the hold store, the queues and the availability bitmaps.
 #[derive(Debug, Clone, Args)]
 pub struct RedisConfig {
-    /// Redis node URLs, comma-separated. Several nodes, or one node of a cluster, select
-    /// Redis Cluster; one standalone node selects a single Redis.
-    #[arg(
-        long = "redis-url",
-        env = "ONSALE_REDIS_URL",
-        value_delimiter = ',',
-        default_value = "redis://127.0.0.1:6379"
-    )]
+    /// Hold store: Redis node URLs, comma-separated, or memory:// for the store in this
+    /// process. Several nodes, or one node of a cluster, select Redis Cluster; one standalone
+    /// node selects a single Redis. Default: redis://127.0.0.1:6379, and for `onsale up`,
+    /// memory://.
+    #[arg(long = "redis-url", env = "ONSALE_REDIS_URL", value_delimiter = ',')]
     pub urls: Vec<Secret>,
     /// Prefix of onsale's global Redis keys, so several deployments can share one Redis.
     #[arg(long = "redis-namespace", env = "ONSALE_REDIS_NAMESPACE", default_value = "onsale")]
@@ -99,12 +102,32 @@ pub struct RedisConfig {
     pub response_timeout: Duration,
 }
 
+impl RedisConfig {
+    pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
+    pub const MEMORY: &str = "memory://";
+
+    /// The configured node URLs, or the default single node.
+    pub fn urls(&self) -> Vec<String> {
+        if self.urls.is_empty() {
+            vec![Self::DEFAULT_URL.to_owned()]
+        } else {
+            self.urls.iter().map(|url| url.expose().trim().to_owned()).collect()
+        }
+    }
+
+    /// Whether the hold store runs in this process.
+    pub fn is_memory(&self) -> bool {
+        self.urls().iter().any(|url| url.starts_with(Self::MEMORY))
+    }
+}
+
 /// Kafka: seat state changes and the TicketStream.
 #[derive(Debug, Clone, Args)]
 pub struct KafkaConfig {
-    /// Kafka bootstrap servers, comma-separated host:port.
-    #[arg(long = "kafka-brokers", env = "ONSALE_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
-    pub brokers: String,
+    /// Event log: Kafka bootstrap servers, comma-separated host:port, or memory:// for the log
+    /// in this process. Default: 127.0.0.1:9092, and for `onsale up`, memory://.
+    #[arg(long = "kafka-brokers", env = "ONSALE_KAFKA_BROKERS")]
+    pub brokers: Option<String>,
     /// Topic of seat state changes (hold, release, expiry, sale), keyed by event.
     #[arg(long = "seat-topic", env = "ONSALE_SEAT_TOPIC", default_value = "onsale.seat-changes")]
     pub seat_topic: String,
@@ -128,6 +151,21 @@ pub struct KafkaConfig {
     /// the buffer full is dropped and its event's bitmap rebuilt from the hold store.
     #[arg(long = "kafka-queue-max-messages", env = "ONSALE_KAFKA_QUEUE_MAX_MESSAGES", default_value_t = 200_000)]
     pub queue_max_messages: u32,
+}
+
+impl KafkaConfig {
+    pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
+    pub const MEMORY: &str = "memory://";
+
+    /// The configured brokers, or the default local broker.
+    pub fn brokers(&self) -> &str {
+        self.brokers.as_deref().unwrap_or(Self::DEFAULT_BROKERS)
+    }
+
+    /// Whether the event log runs in this process.
+    pub fn is_memory(&self) -> bool {
+        self.brokers().trim().starts_with(Self::MEMORY)
+    }
 }
 
 /// Admission tokens.
@@ -218,12 +256,20 @@ pub struct TicketConfig {
     /// written as .eml files to --mail-dir.
     #[arg(long = "smtp-url", env = "ONSALE_SMTP_URL")]
     pub smtp_url: Option<Secret>,
-    /// Directory of .eml files when no SMTP server is configured.
-    #[arg(long = "mail-dir", env = "ONSALE_MAIL_DIR", default_value = "var/mail")]
-    pub mail_dir: PathBuf,
+    /// Directory of .eml files when no SMTP server is configured. Default: var/mail, and for
+    /// `onsale up`, <data dir>/mail.
+    #[arg(long = "mail-dir", env = "ONSALE_MAIL_DIR")]
+    pub mail_dir: Option<PathBuf>,
     /// Sender address of ticket emails.
     #[arg(long = "mail-from", env = "ONSALE_MAIL_FROM", default_value = "onsale tickets <tickets@onsale.invalid>")]
     pub mail_from: String,
+}
+
+impl TicketConfig {
+    /// The configured mail directory, or `var/mail`.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.mail_dir.clone().unwrap_or_else(|| PathBuf::from("var/mail"))
+    }
 }
 
 /// HTTP listener.

@@ -14,6 +14,7 @@
 //! - [`catalog`]: in-process cache of seat prices per event.
 //! - [`plan`] and [`seed`]: pretix seating plans, the stadium generator and the tour-date seed.
 //! - [`payment`], [`session`], [`clock`]: payment providers, fan sessions, the injectable clock.
+//! - [`up`]: `onsale up`, every role in one process, on embedded engines unless configured.
 //! - [`demo`]: the scripted onsale client.
 
 pub mod app;
@@ -31,5 +32,6 @@ pub mod plan;
 pub mod seed;
 pub mod session;
 pub mod store;
+pub mod up;
 pub mod waiting_room;
 pub mod workers;

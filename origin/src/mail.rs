@@ -256,10 +256,11 @@ impl MailSink {
                 Ok(MailSink::Smtp(transport))
             }
             None => {
-                fs::create_dir_all(&config.mail_dir).map_err(|err| {
-                    anyhow::anyhow!("creating the mail directory {} failed: {err}", config.mail_dir.display())
+                let mail_dir = config.mail_dir();
+                fs::create_dir_all(&mail_dir).map_err(|err| {
+                    anyhow::anyhow!("creating the mail directory {} failed: {err}", mail_dir.display())
                 })?;
-                Ok(MailSink::Directory(config.mail_dir.clone()))
+                Ok(MailSink::Directory(mail_dir))
             }
         }
     }

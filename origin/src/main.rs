@@ -4,7 +4,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use onsale_origin::cli::{Cli, Command, LogFormat, WorkerRole};
-use onsale_origin::{app, demo, plan, seed};
+use onsale_origin::{app, demo, plan, seed, up};
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_env("ONSALE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -38,7 +38,7 @@ async fn main() -> std::process::ExitCode {
         Command::ImportPlan(args) => plan::run_import(args).await,
         Command::GenerateVenue(args) => plan::generate::run(args),
         Command::Seed(args) => seed::run(args).await,
-        Command::Up(args) => app::run_up(args).await,
+        Command::Up(args) => up::run_up(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Keygen => {
             onsale_origin::config::print_new_keys();

@@ -225,7 +225,7 @@ impl Backend {
 /// service starts while PostgreSQL is down and answers 503 until it is back. A SQLite file and
 /// its directory are created when missing.
 pub fn connect_lazy(config: &DatabaseConfig) -> anyhow::Result<SharedDatabase> {
-    Ok(match Backend::from_url(config.url.expose())? {
+    Ok(match Backend::from_url(config.url())? {
         Backend::Postgres => Arc::new(postgres::PostgresDb::connect_lazy(config)?),
         Backend::Sqlite => Arc::new(sqlite::SqliteDb::connect_lazy(config)?),
     })

@@ -164,3 +164,13 @@ pub trait Store: HoldStore + QueueStore + AvailabilityStore {
 
 /// A shared handle to whichever store the configuration selected.
 pub type SharedStore = std::sync::Arc<dyn Store>;
+
+/// Opens the store the configuration names: `memory://` for the store in this process,
+/// anything else as Redis node URLs.
+pub async fn open(config: &crate::config::RedisConfig) -> anyhow::Result<SharedStore> {
+    if config.is_memory() {
+        Ok(std::sync::Arc::new(memory::MemoryStore::new()))
+    } else {
+        Ok(std::sync::Arc::new(RedisStore::connect(config).await?))
+    }
+}

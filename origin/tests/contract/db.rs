@@ -98,7 +98,7 @@ fn random_suffix() -> String {
 }
 
 fn config(url: String) -> DatabaseConfig {
-    DatabaseConfig { url: Secret::new(url), max_connections: 8, acquire_timeout: Duration::from_secs(10) }
+    DatabaseConfig { url: Some(Secret::new(url)), max_connections: 8, acquire_timeout: Duration::from_secs(10) }
 }
 
 /// A backend's own pool on the test database, for checks of rows that no trait method reads.
@@ -128,7 +128,7 @@ impl TestDb {
         let database = onsale_origin::db::connect(&config).await.expect("open the SQLite database");
         onsale_origin::db::migrate(&database).await.expect("migrate the SQLite database");
         assert_eq!(database.backend(), "sqlite");
-        let raw = SqlitePool::connect(config.url.expose()).await.expect("open a second SQLite pool");
+        let raw = SqlitePool::connect(config.url()).await.expect("open a second SQLite pool");
         Self { database, config, raw: RawPool::Sqlite(raw), _directory: Some(directory), postgres_name: None }
     }
 
@@ -144,7 +144,7 @@ impl TestDb {
         let database = onsale_origin::db::connect(&config).await.expect("open the PostgreSQL database");
         onsale_origin::db::migrate(&database).await.expect("migrate the PostgreSQL database");
         assert_eq!(database.backend(), "postgres");
-        let raw = PgPool::connect(config.url.expose()).await.expect("open a second PostgreSQL pool");
+        let raw = PgPool::connect(config.url()).await.expect("open a second PostgreSQL pool");
         Self { database, config, raw: RawPool::Postgres(raw), _directory: None, postgres_name: Some(name) }
     }
 
@@ -999,7 +999,7 @@ async fn ticket_worker_emails_each_ticket_once(db: TestDb) {
     let config = TicketConfig {
         signing_key: Some(Secret::new(base64_seed())),
         smtp_url: None,
-        mail_dir: mail.path().to_path_buf(),
+        mail_dir: Some(mail.path().to_path_buf()),
         mail_from: "onsale tickets <tickets@onsale.invalid>".to_owned(),
     };
     let workers: Vec<TicketWorker> =

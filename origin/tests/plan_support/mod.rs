@@ -58,7 +58,7 @@ impl TestDb {
     /// Returns a database config for the commands' `run` functions, which open their own pool.
     pub fn config(&self) -> onsale_origin::config::DatabaseConfig {
         onsale_origin::config::DatabaseConfig {
-            url: onsale_origin::config::Secret::new(database_url(&self.name)),
+            url: Some(onsale_origin::config::Secret::new(database_url(&self.name))),
             max_connections: 4,
             acquire_timeout: std::time::Duration::from_secs(10),
         }

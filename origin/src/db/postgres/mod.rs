@@ -43,7 +43,7 @@ impl PostgresDb {
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
-            .connect_lazy(config.url.expose())
+            .connect_lazy(config.url())
             .map_err(|err| anyhow::anyhow!("invalid --database-url: {err}"))?;
         Ok(Self::new(pool))
     }

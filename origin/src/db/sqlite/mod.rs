@@ -68,7 +68,7 @@ impl SqliteDb {
     /// An in-memory database lives in one connection, which the pool keeps open, so that every
     /// query reads the same data. The data is gone when the pool closes.
     pub fn connect_lazy(config: &DatabaseConfig) -> anyhow::Result<Self> {
-        let url = config.url.expose();
+        let url = config.url();
         let options =
             SqliteConnectOptions::from_str(url).map_err(|err| anyhow::anyhow!("invalid --database-url: {err}"))?;
         let in_memory = is_in_memory(url);
@@ -185,7 +185,7 @@ mod tests {
     use crate::config::Secret;
 
     fn config(url: String) -> DatabaseConfig {
-        DatabaseConfig { url: Secret::new(url), max_connections: 4, acquire_timeout: Duration::from_secs(5) }
+        DatabaseConfig { url: Some(Secret::new(url)), max_connections: 4, acquire_timeout: Duration::from_secs(5) }
     }
 
     async fn pragma<T>(pool: &SqlitePool, name: &str) -> T

@@ -22,7 +22,7 @@ use crate::config::KafkaConfig;
 pub fn base_config(config: &KafkaConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     client
-        .set("bootstrap.servers", &config.brokers)
+        .set("bootstrap.servers", config.brokers())
         .set("client.id", "onsale")
         // Keep reconnect attempts frequent, so the pipeline resumes within a second of the broker.
         .set("reconnect.backoff.ms", "50")

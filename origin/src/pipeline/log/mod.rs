@@ -117,7 +117,7 @@ pub fn partition_for(key: &[u8], partitions: i32) -> i32 {
 /// Opens the event log the configuration names: `memory://` for the in-process log, anything
 /// else as a Kafka broker list. Undelivered messages are reported on `failures`.
 pub fn open(config: &KafkaConfig, failures: mpsc::Sender<FailedDelivery>) -> anyhow::Result<SharedLog> {
-    if config.brokers.trim().starts_with("memory://") {
+    if config.is_memory() {
         Ok(Arc::new(memory::MemoryLog::new(config.partitions, failures)))
     } else {
         Ok(Arc::new(kafka::KafkaLog::new(config, failures)?))

@@ -101,7 +101,7 @@ impl RedisConnection {
     /// Connects to the configured nodes. One node that reports `cluster_enabled:1` is treated as
     /// a cluster seed, as are several nodes.
     pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
-        let urls: Vec<String> = config.urls.iter().map(|u| u.expose().to_owned()).collect();
+        let urls = config.urls();
         anyhow::ensure!(!urls.is_empty(), "--redis-url is empty: give at least one redis:// URL");
         let timeout = config.response_timeout;
 
