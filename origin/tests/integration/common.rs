@@ -147,6 +147,8 @@ pub struct TestOptions {
     /// Connect the platform to PostgreSQL through a [`DatabaseProxy`] the test can cut.
     pub database_proxy: bool,
     pub kafka_queue_max_messages: u32,
+    /// Redis node URLs, comma-separated; the shared test cluster when `None`.
+    pub redis_urls: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -163,6 +165,7 @@ impl Default for TestOptions {
             database_acquire_timeout: "3s".into(),
             database_proxy: false,
             kafka_queue_max_messages: 200_000,
+            redis_urls: None,
         }
     }
 }
@@ -212,7 +215,7 @@ pub fn serve_args(database_url: &str, namespace: &str, options: &TestOptions) ->
         format!("--database-url={database_url}"),
         format!("--database-max-connections={}", options.database_max_connections),
         format!("--database-acquire-timeout={}", options.database_acquire_timeout),
-        format!("--redis-url={}", redis_urls()),
+        format!("--redis-url={}", options.redis_urls.clone().unwrap_or_else(redis_urls)),
         format!("--redis-namespace={namespace}"),
         format!("--kafka-brokers={}", options.kafka_brokers),
         format!("--seat-topic=test.seats.{suffix}"),

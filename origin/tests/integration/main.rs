@@ -3,6 +3,7 @@
 
 mod common;
 mod demo;
+mod failover;
 mod holds;
 mod outage;
 mod pipeline;
