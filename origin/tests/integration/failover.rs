@@ -41,6 +41,14 @@ impl PrivateCluster {
                 || redis_cli(*port, &["CLUSTER", "INFO"]).is_some_and(|info| info.contains("cluster_state:ok")),
                 "cluster state ok",
             );
+            // A replica that has not finished its first sync refuses to take over.
+            wait_for(
+                || {
+                    redis_cli(*port, &["INFO", "replication"])
+                        .is_some_and(|info| info.contains("role:master") || info.contains("master_link_status:up"))
+                },
+                "replicas in sync",
+            );
         }
         Self { ports, nodes, _dir: dir }
     }
