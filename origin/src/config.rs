@@ -94,6 +94,10 @@ pub struct RedisConfig {
     /// memory://.
     #[arg(long = "redis-url", env = "ONSALE_REDIS_URL", value_delimiter = ',')]
     pub urls: Vec<Secret>,
+    /// PEM file of the CA that signed the Redis servers' TLS certificates, for rediss:// URLs
+    /// whose servers are not signed by a public CA. Without it, the built-in public roots are used.
+    #[arg(long = "redis-tls-ca-file", env = "ONSALE_REDIS_TLS_CA_FILE")]
+    pub tls_ca_file: Option<PathBuf>,
     /// Prefix of onsale's global Redis keys, so several deployments can share one Redis.
     #[arg(long = "redis-namespace", env = "ONSALE_REDIS_NAMESPACE", default_value = "onsale")]
     pub namespace: String,
@@ -151,6 +155,46 @@ pub struct KafkaConfig {
     /// the buffer full is dropped and its event's bitmap rebuilt from the hold store.
     #[arg(long = "kafka-queue-max-messages", env = "ONSALE_KAFKA_QUEUE_MAX_MESSAGES", default_value_t = 200_000)]
     pub queue_max_messages: u32,
+    /// How clients talk to the brokers: plaintext, ssl, sasl_plaintext or sasl_ssl. TLS needs a
+    /// binary built with the `kafka-tls` feature.
+    #[arg(long = "kafka-security-protocol", env = "ONSALE_KAFKA_SECURITY_PROTOCOL", default_value = "plaintext")]
+    pub security_protocol: KafkaSecurityProtocol,
+    /// PEM file of the CA that signed the brokers' certificates; the system's roots without it.
+    #[arg(long = "kafka-ssl-ca-location", env = "ONSALE_KAFKA_SSL_CA_LOCATION")]
+    pub ssl_ca_location: Option<PathBuf>,
+    /// SASL mechanism for sasl_* protocols: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+    #[arg(long = "kafka-sasl-mechanism", env = "ONSALE_KAFKA_SASL_MECHANISM")]
+    pub sasl_mechanism: Option<String>,
+    /// SASL user name.
+    #[arg(long = "kafka-sasl-username", env = "ONSALE_KAFKA_SASL_USERNAME")]
+    pub sasl_username: Option<String>,
+    /// SASL password.
+    #[arg(long = "kafka-sasl-password", env = "ONSALE_KAFKA_SASL_PASSWORD")]
+    pub sasl_password: Option<Secret>,
+}
+
+/// librdkafka's `security.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KafkaSecurityProtocol {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl KafkaSecurityProtocol {
+    pub fn as_librdkafka(self) -> &'static str {
+        match self {
+            KafkaSecurityProtocol::Plaintext => "plaintext",
+            KafkaSecurityProtocol::Ssl => "ssl",
+            KafkaSecurityProtocol::SaslPlaintext => "sasl_plaintext",
+            KafkaSecurityProtocol::SaslSsl => "sasl_ssl",
+        }
+    }
+
+    pub fn uses_tls(self) -> bool {
+        matches!(self, KafkaSecurityProtocol::Ssl | KafkaSecurityProtocol::SaslSsl)
+    }
 }
 
 impl KafkaConfig {

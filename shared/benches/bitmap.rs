@@ -17,7 +17,9 @@ fn bitmap(c: &mut Criterion) {
     }
     let bytes = map.as_bytes().to_vec();
 
-    c.bench_function("bitmap decode 72483 seats", |b| b.iter(|| SeatBitmap::from_bytes(SEATS, black_box(&bytes)).unwrap()));
+    c.bench_function("bitmap decode 72483 seats", |b| {
+        b.iter(|| SeatBitmap::from_bytes(SEATS, black_box(&bytes)).unwrap())
+    });
     c.bench_function("bitmap count unavailable", |b| b.iter(|| black_box(&map).count_unavailable()));
     c.bench_function("bitmap flip 1000 seats", |b| {
         b.iter(|| {

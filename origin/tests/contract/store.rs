@@ -112,6 +112,7 @@ async fn redis_store() -> SharedStore {
         urls: redis_urls().split(',').map(Secret::new).collect(),
         namespace: format!("contract-{}", &suffix[..12]),
         response_timeout: Duration::from_secs(5),
+        tls_ca_file: None,
     };
     let store = RedisStore::connect(&config)
         .await

@@ -12,4 +12,5 @@ mod sales;
 mod search;
 #[path = "../plan_support/search_http.rs"]
 mod search_http;
+mod tls;
 mod tokens;

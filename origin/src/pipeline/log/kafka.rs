@@ -27,8 +27,33 @@ pub fn base_config(config: &KafkaConfig) -> ClientConfig {
         // Keep reconnect attempts frequent, so the pipeline resumes within a second of the broker.
         .set("reconnect.backoff.ms", "50")
         .set("reconnect.backoff.max.ms", "1000")
-        .set("socket.keepalive.enable", "true");
+        .set("socket.keepalive.enable", "true")
+        .set("security.protocol", config.security_protocol.as_librdkafka());
+    if let Some(ca) = &config.ssl_ca_location {
+        client.set("ssl.ca.location", ca.display().to_string());
+    }
+    if let Some(mechanism) = &config.sasl_mechanism {
+        client.set("sasl.mechanism", mechanism);
+    }
+    if let Some(username) = &config.sasl_username {
+        client.set("sasl.username", username);
+    }
+    if let Some(password) = &config.sasl_password {
+        client.set("sasl.password", password.expose());
+    }
     client
+}
+
+/// Fails early, with the fix, when the configuration asks for TLS that this build lacks.
+fn check_tls_support(config: &KafkaConfig) -> anyhow::Result<()> {
+    if config.security_protocol.uses_tls() && !cfg!(feature = "kafka-tls") {
+        anyhow::bail!(
+            "--kafka-security-protocol {} needs TLS, which this build of onsale lacks: build it with \
+             `cargo build --release -p onsale-origin --features kafka-tls`",
+            config.security_protocol.as_librdkafka()
+        );
+    }
+    Ok(())
 }
 
 /// Delivery callbacks run on librdkafka's polling thread; this context only reports failures
@@ -64,6 +89,7 @@ pub struct KafkaLog {
 
 impl KafkaLog {
     pub fn new(config: &KafkaConfig, failures: mpsc::Sender<FailedDelivery>) -> anyhow::Result<Self> {
+        check_tls_support(config)?;
         let fast = base_config(config)
             .set("acks", "1")
             .set("linger.ms", "1")
@@ -209,5 +235,30 @@ impl OffsetCommitter for KafkaCommitter {
             .await
             .map_err(|err| LogError::Unavailable(err.to_string()))?
             .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        kafka: KafkaConfig,
+    }
+
+    #[test]
+    fn tls_without_the_feature_names_the_fix() {
+        let args = Args::try_parse_from(["t", "--kafka-security-protocol", "sasl-ssl"]).unwrap();
+        let checked = check_tls_support(&args.kafka);
+        if cfg!(feature = "kafka-tls") {
+            assert!(checked.is_ok());
+        } else {
+            assert!(checked.unwrap_err().to_string().contains("--features kafka-tls"));
+        }
+        let plain = Args::try_parse_from(["t"]).unwrap();
+        assert!(check_tls_support(&plain.kafka).is_ok());
     }
 }

@@ -104,12 +104,28 @@ impl RedisConnection {
         let urls = config.urls();
         anyhow::ensure!(!urls.is_empty(), "--redis-url is empty: give at least one redis:// URL");
         let timeout = config.response_timeout;
+        let certificates = match &config.tls_ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|err| anyhow::anyhow!("reading --redis-tls-ca-file {} failed: {err}", path.display()))?,
+            ),
+            None => None,
+        };
+        let single_client = |url: &str| -> anyhow::Result<redis::Client> {
+            let client = match &certificates {
+                Some(root) => redis::Client::build_with_tls(
+                    url,
+                    redis::TlsCertificates { client_tls: None, root_cert: Some(root.clone()) },
+                ),
+                None => redis::Client::open(url),
+            };
+            client.map_err(|err| anyhow::anyhow!("invalid --redis-url: {err}"))
+        };
 
         let cluster = if urls.len() > 1 {
             true
         } else {
-            let client =
-                redis::Client::open(urls[0].as_str()).map_err(|err| anyhow::anyhow!("invalid --redis-url: {err}"))?;
+            let client = single_client(&urls[0])?;
             let mut conn = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
                 .await
                 .map_err(|_| anyhow::anyhow!("timed out connecting to Redis after {timeout:?}"))??;
@@ -118,15 +134,15 @@ impl RedisConnection {
         };
 
         if cluster {
-            let client = ClusterClientBuilder::new(urls)
-                .connection_timeout(timeout)
-                .response_timeout(timeout)
-                .retries(3)
-                .build()?;
-            let conn = client.get_async_connection().await?;
+            let mut builder =
+                ClusterClientBuilder::new(urls).connection_timeout(timeout).response_timeout(timeout).retries(3);
+            if let Some(root) = &certificates {
+                builder = builder.certs(redis::TlsCertificates { client_tls: None, root_cert: Some(root.clone()) });
+            }
+            let conn = builder.build()?.get_async_connection().await?;
             Ok(RedisConnection::Cluster(conn))
         } else {
-            let client = redis::Client::open(urls[0].as_str())?;
+            let client = single_client(&urls[0])?;
             let manager_config = ConnectionManagerConfig::new()
                 .set_response_timeout(Some(timeout))
                 .set_connection_timeout(Some(timeout))
