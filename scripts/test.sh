@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against real engines: starts (or reuses) the Redis Cluster and the
-# Kafka broker with scripts/services.sh, checks PostgreSQL, then runs every workspace test and
-# builds the shared crate for wasm32.
+# Runs the whole test suite: starts (or reuses) the Redis Cluster and the Kafka broker with
+# scripts/services.sh and checks PostgreSQL; runs every workspace test against them; builds the
+# shared crate for wasm32; builds and tests the edge gate (Worker in workerd, Lambda@Edge in
+# node); runs the offline Terraform checks; and builds onsale with Kafka TLS.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
@@ -32,5 +33,15 @@ cargo test --workspace --no-fail-fast "$@"
 
 log "building onsale-shared for wasm32-unknown-unknown"
 cargo build -p onsale-shared --target wasm32-unknown-unknown
+
+log "edge gate: Worker and Lambda@Edge"
+bash scripts/test-edge.sh
+
+log "terraform: fmt, parse, checkov and the Lambda@Edge package it uploads"
+bash scripts/check-terraform.sh
+bash scripts/check-terraform.sh --lambda-package
+
+log "building onsale with the kafka-tls feature (librdkafka with OpenSSL)"
+cargo build -p onsale-origin --features kafka-tls
 
 log "all tests passed"
