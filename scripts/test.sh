@@ -2,7 +2,8 @@
 # Runs the whole test suite: starts (or reuses) the Redis Cluster and the Kafka broker with
 # scripts/services.sh and checks PostgreSQL; runs every workspace test against them; builds the
 # shared crate for wasm32; builds and tests the edge gate (Worker in workerd, Lambda@Edge in
-# node); runs the offline Terraform checks; and builds onsale with Kafka TLS.
+# node); builds the web app and runs its end-to-end test in headless Chromium; runs the offline
+# Terraform checks; and builds onsale with Kafka TLS.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
@@ -36,6 +37,9 @@ cargo build -p onsale-shared --target wasm32-unknown-unknown
 
 log "edge gate: Worker and Lambda@Edge"
 bash scripts/test-edge.sh
+
+log "web app: release build and the end-to-end test in headless Chromium"
+bash scripts/test-frontend.sh
 
 log "terraform: fmt, parse, checkov and the Lambda@Edge package it uploads"
 bash scripts/check-terraform.sh

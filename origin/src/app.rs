@@ -2,6 +2,7 @@
 //! of them in one process with one Redis connection, one pool and one producer.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,6 +109,8 @@ pub struct Platform {
     pub state: AppState,
     pub log: SharedLog,
     pub tasks: Vec<JoinHandle<()>>,
+    /// Directory of the built web app that the router serves, if any.
+    pub static_dir: Option<PathBuf>,
 }
 
 impl Platform {
@@ -126,6 +129,7 @@ impl Platform {
         clock: Clock,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
+        let static_dir = args.web_app.resolve()?;
         let store: SharedStore = crate::store::open(&args.redis).await?;
         let (log, publisher) = open_log(&args.kafka, &store)?;
         let mut tasks = vec![ensure_topics_in_background(log.clone(), args.kafka.clone(), shutdown.clone())];
@@ -145,6 +149,9 @@ impl Platform {
             onsale_shared::api::QueueState::NotOpen
         };
         let state = AppState {
+            hold_ttl_ms: Arc::new(std::sync::atomic::AtomicU64::new(
+                u64::try_from(args.sale.hold_ttl.as_millis()).unwrap_or(u64::MAX),
+            )),
             sale: Arc::new(args.sale.clone()),
             catalog: Catalog::new(db.clone()),
             queue_watch: QueueWatch::new(store.clone(), default_state),
@@ -168,11 +175,11 @@ impl Platform {
         }
         let relay = OutboxRelay::new(&args.kafka, db, log.clone(), outbox_wake);
         tasks.push(tokio::spawn(relay.run(shutdown.clone())));
-        Ok(Self { state, log, tasks })
+        Ok(Self { state, log, tasks, static_dir })
     }
 
     pub fn router(&self, max_body_bytes: usize) -> axum::Router {
-        http::router(self.state.clone(), max_body_bytes)
+        http::router(self.state.clone(), max_body_bytes, self.static_dir.as_deref())
     }
 }
 

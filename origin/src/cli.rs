@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{
     AuthConfig, DatabaseConfig, HttpConfig, KafkaConfig, RedisConfig, SaleConfig, TicketConfig, TokenConfig,
+    WebAppConfig,
 };
 
 #[derive(Debug, Parser)]
@@ -66,6 +67,8 @@ pub struct ServeArgs {
     pub auth: AuthConfig,
     #[command(flatten)]
     pub sale: SaleConfig,
+    #[command(flatten)]
+    pub web_app: WebAppConfig,
     /// Do not run the admitter in this process.
     #[arg(long, env = "ONSALE_NO_ADMITTER", default_value_t = false)]
     pub no_admitter: bool,
@@ -135,11 +138,32 @@ mod tests {
     }
 
     #[test]
+    fn serve_and_up_take_a_static_dir() {
+        let cli = Cli::try_parse_from(["onsale", "serve", "--static-dir", "site"]).unwrap();
+        let Command::Serve(args) = cli.command else { panic!("expected serve") };
+        assert_eq!(args.web_app.static_dir, Some(std::path::PathBuf::from("site")));
+        let cli = Cli::try_parse_from(["onsale", "up", "--static-dir", "site"]).unwrap();
+        let Command::Up(args) = cli.command else { panic!("expected up") };
+        assert_eq!(args.serve.web_app.static_dir, Some(std::path::PathBuf::from("site")));
+    }
+
+    #[test]
     fn up_accepts_both_signing_keys() {
         let cli =
             Cli::try_parse_from(["onsale", "up", "--token-signing-key", "a", "--ticket-signing-key", "b"]).unwrap();
         let Command::Up(args) = cli.command else { panic!("expected up") };
         assert_eq!(args.serve.tokens.signing_key.unwrap().expose(), "a");
         assert_eq!(args.tickets.signing_key.unwrap().expose(), "b");
+    }
+
+    #[test]
+    fn keep_serving_needs_demo() {
+        let err = Cli::try_parse_from(["onsale", "up", "--keep-serving"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+
+        let cli = Cli::try_parse_from(["onsale", "up", "--demo", "--keep-serving"]).unwrap();
+        let Command::Up(args) = cli.command else { panic!("expected up") };
+        assert!(args.demo);
+        assert!(args.keep_serving);
     }
 }

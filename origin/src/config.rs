@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -327,6 +327,48 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
 }
 
+/// The fans' web app, served by this process for development and single-box sales. Behind a
+/// CDN, the CDN serves the same files and this stays unset.
+#[derive(Debug, Clone, Args)]
+pub struct WebAppConfig {
+    /// Directory of the built web app (scripts/build-frontend.sh writes frontend/dist). Its files
+    /// are served to every GET outside /api/, and index.html to paths of the app's own pages.
+    /// Default: frontend/dist when that directory exists, else the web app is not served.
+    #[arg(long = "static-dir", env = "ONSALE_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+}
+
+impl WebAppConfig {
+    /// The directory that `scripts/build-frontend.sh` writes, relative to the working directory.
+    pub const DEFAULT_DIR: &str = "frontend/dist";
+
+    /// Returns the directory to serve, logging the choice. A configured directory that does not
+    /// exist is an error, so that a typo does not go unnoticed.
+    pub fn resolve(&self) -> anyhow::Result<Option<PathBuf>> {
+        let dir = match &self.static_dir {
+            Some(dir) if dir.is_dir() => dir.clone(),
+            Some(dir) => anyhow::bail!(
+                "--static-dir {} is not a directory: build the web app with scripts/build-frontend.sh, \
+                 or point --static-dir at its output",
+                dir.display()
+            ),
+            None if Path::new(Self::DEFAULT_DIR).is_dir() => PathBuf::from(Self::DEFAULT_DIR),
+            None => {
+                tracing::info!(
+                    static_dir = Self::DEFAULT_DIR,
+                    "not serving the web app: the directory does not exist (scripts/build-frontend.sh builds it)"
+                );
+                return Ok(None);
+            }
+        };
+        if !dir.join("index.html").is_file() {
+            tracing::warn!(static_dir = %dir.display(), "the web app directory has no index.html, so its pages will return 404");
+        }
+        tracing::info!(static_dir = %dir.display(), "serving the web app");
+        Ok(Some(dir))
+    }
+}
+
 /// Prints fresh keys as environment variable lines, for `onsale keygen`. This is the one place
 /// that prints secrets, on the operator's request.
 pub fn print_new_keys() {
@@ -354,6 +396,16 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("ten").unwrap_err().contains("ten"));
+    }
+
+    #[test]
+    fn web_app_dir_must_exist_when_configured() {
+        let missing = WebAppConfig { static_dir: Some(PathBuf::from("/nonexistent/onsale-dist")) };
+        assert!(missing.resolve().unwrap_err().to_string().contains("/nonexistent/onsale-dist"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let present = WebAppConfig { static_dir: Some(dir.path().to_owned()) };
+        assert_eq!(present.resolve().unwrap(), Some(dir.path().to_owned()));
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub struct UpArgs {
     /// variables that change it.
     #[arg(long)]
     pub demo: bool,
+    /// With `--demo`: keep serving after the demo, until Ctrl-C or SIGTERM, so that the web app
+    /// can be tried on the demo's event. New holds get the normal TTL again after the demo.
+    #[arg(long = "keep-serving", requires = "demo")]
+    pub keep_serving: bool,
 }
 
 /// Keys that `onsale up` makes once and keeps in the data directory, so tokens, sessions and
@@ -225,6 +229,7 @@ pub async fn run_up_until(
     shutdown: CancellationToken,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
+    let normal_hold_ttl = args.serve.sale.hold_ttl;
     fill_embedded_defaults(&mut args)?;
     let serve = &args.serve;
     let db = crate::db::connect(&serve.database).await?;
@@ -271,11 +276,27 @@ pub async fn run_up_until(
     println!("  data: {}", args.data_dir.display());
     println!("  ticket emails: {}", args.tickets.mail_dir().display());
     println!("  operator API token: in {}/keys.json", args.data_dir.display());
+    match &platform.static_dir {
+        Some(dir) => println!("  web app: http://{address}/ (files from {})", dir.display()),
+        None => println!("  web app: not served (scripts/build-frontend.sh builds it into frontend/dist)"),
+    }
     let server = tokio::spawn(serve_http(listener, platform.router(serve.http.max_body_bytes), shutdown.clone()));
     on_ready(address);
 
     let outcome = if args.demo {
         let result = run_demo(&args, address).await;
+        if args.keep_serving && result.is_ok() && !shutdown.is_cancelled() {
+            state.set_hold_ttl(normal_hold_ttl);
+            println!();
+            println!("The demo is over; onsale keeps serving on http://{address} until Ctrl-C.");
+            match &platform.static_dir {
+                Some(_) => {
+                    println!("Open http://{address}/ and buy seats for the demo's event: its queue is still open.")
+                }
+                None => println!("Build the web app with scripts/build-frontend.sh to buy seats in a browser."),
+            }
+            shutdown.cancelled().await;
+        }
         shutdown.cancel();
         result
     } else {

@@ -141,6 +141,10 @@ fn decode_hs256_secret(encoded: &str) -> Result<Vec<u8>, KeyError> {
 
 /// Key material for signing tokens. `Debug` prints the algorithm only.
 #[derive(Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a process makes one or two signing keys, so the Ed25519 variant's size costs nothing"
+)]
 pub enum SigningKey {
     Ed25519(ed25519_dalek::SigningKey),
     Hs256(Vec<u8>),

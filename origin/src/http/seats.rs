@@ -93,7 +93,7 @@ async fn hold(
         fan: &admitted.fan,
         nonce: &admitted.admission.claims.nonce,
         seats: &request.seats,
-        ttl: state.sale.hold_ttl,
+        ttl: state.hold_ttl(),
     };
     match state.store.hold(&attempt).await? {
         HoldOutcome::Held { expires_at_ms, versions } => {
