@@ -95,7 +95,12 @@ trap 'rm -rf "$work"' EXIT
 "$wasm_bindgen" --target web --no-typescript --out-dir "$work" --out-name app \
   "$target_dir/wasm32-unknown-unknown/$profile_dir/onsale_frontend.wasm"
 
-# 4. wasm-opt, only from npm's binaryen.
+# 4. wasm-opt, only from npm's binaryen. A release build installs frontend/package.json's
+#    pinned tools when npm is present; without npm the build goes on unoptimized.
+if [[ "$profile" == release && ! -x frontend/node_modules/.bin/wasm-opt ]] && command -v npm >/dev/null 2>&1; then
+  say "installing binaryen (wasm-opt) from npm into frontend/node_modules"
+  (cd frontend && npm ci --no-audit --no-fund >&2) || say "npm ci failed; building without wasm-opt"
+fi
 wasm_opt=""
 for candidate in "$root/node_modules/.bin/wasm-opt" "$root/frontend/node_modules/.bin/wasm-opt" \
   "$root/edge/node_modules/.bin/wasm-opt"; do
