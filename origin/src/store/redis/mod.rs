@@ -31,6 +31,8 @@ mod holds;
 mod queue;
 mod scripts;
 
+pub use scripts::hold_script_source;
+
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};

@@ -32,8 +32,12 @@ local function bump(versions_key, seat)
 end
 "#;
 
+fn seat_source(body: &str) -> String {
+    format!("{SEAT_HELPERS}{body}")
+}
+
 fn seat_script(body: &str) -> Script {
-    Script::new(&format!("{SEAT_HELPERS}{body}"))
+    Script::new(&seat_source(body))
 }
 
 /// Holds every requested seat or none.
@@ -42,9 +46,15 @@ fn seat_script(body: &str) -> Script {
 /// ARGV: 1 hold id, 2 fan, 3 TTL ms, 4 nonce, 5 record grace ms, 6.. seat indexes.
 /// Returns `{"used", binding}` when the nonce is bound to a live hold or an order,
 /// `{"unavailable", seat...}` with every taken seat, or `{"ok", expires_at_ms, version...}`.
-pub static HOLD: LazyLock<Script> = LazyLock::new(|| {
-    seat_script(
-        r#"
+pub static HOLD: LazyLock<Script> = LazyLock::new(|| seat_script(HOLD_BODY));
+
+/// Returns the Lua source of [`HOLD`] exactly as Redis loads it, for `bench/engine-ceilings.sh`,
+/// which calls the script through redis-benchmark.
+pub fn hold_script_source() -> String {
+    seat_source(HOLD_BODY)
+}
+
+const HOLD_BODY: &str = r#"
 local hold_id, fan, ttl, nonce, grace = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local bound = redis.call('GET', KEYS[3])
 if bound then
@@ -74,9 +84,7 @@ redis.call('PEXPIRE', KEYS[2], ttl + grace)
 redis.call('ZADD', KEYS[1], expires_at, hold_id)
 redis.call('HINCRBY', KEYS[5], 'holds_started', 1)
 return reply
-"#,
-    )
-});
+"#;
 
 /// Releases a hold on the fan's request.
 ///
@@ -440,3 +448,13 @@ return reply
 "#,
     )
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hold_source_matches_loaded_script() {
+        assert_eq!(Script::new(&hold_script_source()).get_hash(), HOLD.get_hash());
+    }
+}
