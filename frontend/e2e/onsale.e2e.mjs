@@ -11,7 +11,8 @@
 // Two fans, each in their own browser context (own storage, own fan session):
 //   fan A walks the event list, the event page, the waiting room (paused, then admitted), the
 //   seat map, picks two seats, holds them, pays with the test card and sees two QR codes;
-//   fan B waits on the same section of the map and must see A's seats turn taken within 2 s.
+//   fan B waits on the same section of the map and must see A's seats turn taken within 2 s,
+//   then sees another event's waiting room before its open and after the operator closes it.
 // The figures the app records in window.onsaleMetrics must stay within these limits: a
 // 60,000-seat map loads and renders in under 2 s, and a bitmap refresh redraws in under 50 ms.
 
@@ -43,10 +44,10 @@ function step(text) {
   console.log(`e2e: ${text}`);
 }
 
-async function controlQueue(action, ratePerSecond) {
+async function controlQueue(action, ratePerSecond, event = eventId) {
   const body = { action };
   if (ratePerSecond !== undefined) body.rate_per_second = ratePerSecond;
-  const response = await fetch(`${base}/api/v1/admin/events/${eventId}/queue`, {
+  const response = await fetch(`${base}/api/v1/admin/events/${event}/queue`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${adminToken}` },
     body: JSON.stringify(body),
@@ -230,6 +231,21 @@ try {
   if (codes !== 2) throw new Error(`the order page shows ${codes} QR codes, expected 2`);
   results.qrCodes = codes;
   await screenshot(fanA, "09-tickets");
+
+  step("fan B opens the waiting room of an event whose queue has not opened");
+  const listed = await (await fetch(`${base}/api/v1/events`)).json();
+  const other = listed.events.find((event) => String(event.id) !== String(eventId));
+  if (!other) throw new Error("the event list has no second event");
+  await fanB.goto(`${base}/events/${other.id}/queue`);
+  // Joining before the open puts the fan in the prequeue, so the page says the sale has not started.
+  await expectVisible(fanB, '[data-testid="queue-status"][data-state="prequeue"]', "queue not open yet");
+  await screenshot(fanB, "10-queue-not-open");
+
+  step("the operator closes that queue; fan B reloads and reads that the event sold out");
+  await controlQueue("close", undefined, other.id);
+  await fanB.reload();
+  await expectVisible(fanB, '[data-testid="queue-status"][data-state="sold_out"]', "sold out");
+  await screenshot(fanB, "11-sold-out");
 } catch (error) {
   failed = true;
   console.error(`e2e: FAILED: ${error.message}`);
