@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: starts (or reuses) the Redis Cluster and the Kafka broker with
-# scripts/services.sh and checks PostgreSQL; runs every workspace test against them; builds the
-# shared crate for wasm32; builds and tests the edge gate (Worker in workerd, Lambda@Edge in
-# node); builds the web app and runs its end-to-end test in headless Chromium; runs the offline
-# Terraform checks; and builds onsale with Kafka TLS.
+# Runs the whole test suite. It starts (or reuses) the Redis Cluster and the Kafka broker with
+# scripts/services.sh, checks PostgreSQL, and runs every workspace test against them. Then it
+# builds the shared crate for wasm32, tests the edge gate (Worker in workerd, Lambda@Edge in
+# node), runs the web app's end-to-end test in headless Chromium, runs the offline Terraform
+# checks, and builds onsale with Kafka TLS.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail

@@ -237,7 +237,7 @@ try {
   const other = listed.events.find((event) => String(event.id) !== String(eventId));
   if (!other) throw new Error("the event list has no second event");
   await fanB.goto(`${base}/events/${other.id}/queue`);
-  // Joining before the open puts the fan in the prequeue, so the page says the sale has not started.
+  // Joining before the open puts the fan in the prequeue, so the page shows that the sale has not started.
   await expectVisible(fanB, '[data-testid="queue-status"][data-state="prequeue"]', "queue not open yet");
   await screenshot(fanB, "10-queue-not-open");
 

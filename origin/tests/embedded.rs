@@ -2,39 +2,29 @@
 //! seats, orders and tickets, gives back the seats of unconfirmed holds, and keeps sold seats
 //! sold.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use clap::Parser;
-use tokio_util::sync::CancellationToken;
-
 use onsale_origin::plan::generate::Preset;
 use onsale_origin::seed::{SeedOptions, seed};
-use onsale_origin::up::{UpArgs, run_up_until};
 use onsale_shared::api::{EventList, FanSession, HoldResponse, OrderView, QueueStatus};
 use onsale_shared::{EventId, SeatBitmap, SeatIndex};
 
-#[derive(Parser)]
-struct Up {
-    #[command(flatten)]
-    up: UpArgs,
-}
+mod up_support;
+use up_support::{RunningUp, up_args};
 
-/// A running `onsale up` on a data directory, stopped by dropping it.
+/// A running `onsale up` on a data directory, with the API's base URL.
 struct Running {
     base: String,
-    shutdown: CancellationToken,
-    /// `onsale up` runs on a thread and runtime of its own, as its binary does.
-    thread: std::thread::JoinHandle<anyhow::Result<()>>,
+    up: RunningUp,
 }
 
 impl Running {
     async fn start(data_dir: &Path) -> Self {
-        let args = Up::try_parse_from([
-            "up",
+        let data_dir = data_dir.to_str().unwrap();
+        let args = up_args(&[
             "--data-dir",
-            data_dir.to_str().unwrap(),
+            data_dir,
             "--listen",
             "127.0.0.1:0",
             "--seed",
@@ -42,36 +32,19 @@ impl Running {
             "--auto-open-queues",
             "--hold-ttl",
             "600s",
-        ])
-        .unwrap()
-        .up;
-        let shutdown = CancellationToken::new();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
-        let stop = shutdown.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-            runtime.block_on(run_up_until(args, stop, move |address| {
-                let _ = ready_tx.send(address);
-            }))
-        });
-        let address = tokio::time::timeout(Duration::from_secs(60), ready_rx)
-            .await
-            .expect("onsale up listens within 60 s")
-            .expect("onsale up started");
-        Self { base: format!("http://{address}/api/v1"), shutdown, thread }
+        ]);
+        let up = RunningUp::start(args).await;
+        Self { base: format!("{}/api/v1", up.origin), up }
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        let thread = self.thread;
-        let result = tokio::task::spawn_blocking(move || thread.join()).await.unwrap();
-        result.expect("onsale up thread").expect("onsale up stops cleanly");
+        self.up.stop().await;
     }
 }
 
 async fn seed_one_date(data_dir: &Path) -> EventId {
     std::fs::create_dir_all(data_dir).unwrap();
-    let args = Up::try_parse_from(["up", "--data-dir", data_dir.to_str().unwrap()]).unwrap().up;
+    let args = up_args(&["--data-dir", data_dir.to_str().unwrap()]);
     let url = format!("sqlite://{}", data_dir.join("onsale.db").display());
     let mut config = args.serve.database;
     config.url = Some(onsale_origin::config::Secret::new(url));

@@ -1,23 +1,17 @@
 //! `onsale up --static-dir`: the web app's files with their cache headers, `index.html` for the
 //! app's own pages, and the API's JSON errors left as they were.
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use clap::Parser;
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, IF_MODIFIED_SINCE, LAST_MODIFIED};
 use tokio_util::sync::CancellationToken;
 
-use onsale_origin::up::{UpArgs, run_up_until};
+use onsale_origin::up::run_up_until;
 use onsale_shared::ErrorBody;
 
-#[derive(Parser)]
-struct Up {
-    #[command(flatten)]
-    up: UpArgs,
-}
+mod up_support;
+use up_support::{RunningUp, up_args};
 
 const INDEX: &str = "<!doctype html><title>onsale test page</title>";
 const SCRIPT: &str = "export default function init() {}";
@@ -33,14 +27,9 @@ fn write_fake_app(dir: &Path) {
     std::fs::write(dir.join("robots.txt"), "User-agent: *\n").unwrap();
 }
 
-/// Starts `onsale up` on its own thread and runtime, as its binary runs, and returns its
-/// address, the shutdown token and the thread.
-async fn start(
-    data_dir: &Path,
-    static_dir: &Path,
-) -> (String, CancellationToken, std::thread::JoinHandle<anyhow::Result<()>>) {
-    let args = Up::try_parse_from([
-        "up",
+/// Starts `onsale up` on embedded engines with `static_dir` as the web app.
+async fn start(data_dir: &Path, static_dir: &Path) -> RunningUp {
+    let args = up_args(&[
         "--data-dir",
         data_dir.to_str().unwrap(),
         "--listen",
@@ -49,23 +38,8 @@ async fn start(
         "false",
         "--static-dir",
         static_dir.to_str().unwrap(),
-    ])
-    .unwrap()
-    .up;
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        runtime.block_on(run_up_until(args, stop, move |address| {
-            let _ = ready_tx.send(address);
-        }))
-    });
-    let address = tokio::time::timeout(Duration::from_secs(60), ready_rx)
-        .await
-        .expect("onsale up listens within 60 s")
-        .expect("onsale up started");
-    (format!("http://{address}"), shutdown, thread)
+    ]);
+    RunningUp::start(args).await
 }
 
 fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> &str {
@@ -82,7 +56,8 @@ async fn web_app_is_served_beside_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let static_dir = dir.path().join("dist");
     write_fake_app(&static_dir);
-    let (base, shutdown, thread) = start(&dir.path().join("data"), &static_dir).await;
+    let up = start(&dir.path().join("data"), &static_dir).await;
+    let base = up.origin.clone();
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{base}{path}")).send();
 
@@ -142,16 +117,13 @@ async fn web_app_is_served_beside_the_api() {
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(header(&head, CACHE_CONTROL), IMMUTABLE);
 
-    shutdown.cancel();
-    let result = tokio::task::spawn_blocking(move || thread.join()).await.unwrap();
-    result.expect("onsale up thread").expect("onsale up stops cleanly");
+    up.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_static_dir_fails_start() {
     let dir = tempfile::tempdir().unwrap();
-    let args = Up::try_parse_from([
-        "up",
+    let args = up_args(&[
         "--data-dir",
         dir.path().join("data").to_str().unwrap(),
         "--listen",
@@ -160,9 +132,7 @@ async fn missing_static_dir_fails_start() {
         "false",
         "--static-dir",
         dir.path().join("no-such-dir").to_str().unwrap(),
-    ])
-    .unwrap()
-    .up;
+    ]);
     let err = run_up_until(args, CancellationToken::new(), |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("no-such-dir"), "{err:#}");
 }
