@@ -47,6 +47,9 @@ pub enum Command {
     Up(crate::up::UpArgs),
     /// Drive a scripted onsale against a running platform and print a report.
     Demo(crate::demo::DemoArgs),
+    /// Simulate many fans against a running platform and report throughput, latency
+    /// percentiles, admission accuracy, bitmap staleness, ticket delivery and oversells.
+    Loadtest(crate::loadtest::LoadtestArgs),
     /// Print new random keys for admission tokens, ticket secrets and fan sessions.
     Keygen,
 }

@@ -121,7 +121,7 @@ pub struct DemoArgs {
 }
 
 /// Parses a share of fans: a number from 0 to 1.
-fn parse_share(input: &str) -> Result<f64, String> {
+pub(crate) fn parse_share(input: &str) -> Result<f64, String> {
     let share: f64 = input
         .trim()
         .parse()
@@ -135,21 +135,8 @@ fn parse_share(input: &str) -> Result<f64, String> {
 /// Runs the scripted onsale and prints the report. Returns an error when the platform could not
 /// be driven or a check failed (an oversell, or emails that do not match the seats sold).
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.abandon_share + args.decline_share <= 1.0,
-        "--abandon-share ({}) and --decline-share ({}) add up to more than 1",
-        args.abandon_share,
-        args.decline_share
-    );
-    let admin_token = args
-        .admin_token
-        .clone()
-        .or_else(|| std::env::var(PLATFORM_ADMIN_TOKEN_ENV).ok().filter(|token| !token.is_empty()).map(Secret::new))
-        .context(
-            "missing --admin-token (or ONSALE_DEMO_ADMIN_TOKEN or ONSALE_ADMIN_TOKEN): the demo opens the queue \
-             and reads the sale's figures through the operator API",
-        )?;
-    let client = ApiClient::new(&args.url, Some(admin_token), args.concurrency)?;
+    check_shares(&args)?;
+    let client = ApiClient::new(&args.url, Some(admin_token(&args)?), args.concurrency)?;
     let started = Instant::now();
 
     let detail = find_event(&client, &args).await?;
@@ -185,6 +172,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let seed = args.seed.unwrap_or_else(rand::random);
+    let sale_started = Instant::now();
     let context = Arc::new(FanContext {
         client: client.clone(),
         event,
@@ -194,9 +182,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         abandon_share: args.abandon_share,
         decline_share: args.decline_share,
         timeout: args.timeout,
+        status_share: 0.0,
+        staleness_share: 0.0,
+        sale_started,
+        join_only: false,
     });
     tracing::info!(fans = args.fans, concurrency = args.concurrency, seed, "fans start");
-    let sale_started = Instant::now();
     let tally = run_fans(context, args.fans, args.concurrency, seed).await;
     let sale_elapsed = sale_started.elapsed();
     tracing::info!(
@@ -224,9 +215,31 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fails when the abandon and decline shares add up to more than every fan.
+pub(crate) fn check_shares(args: &DemoArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.abandon_share + args.decline_share <= 1.0,
+        "--abandon-share ({}) and --decline-share ({}) add up to more than 1",
+        args.abandon_share,
+        args.decline_share
+    );
+    Ok(())
+}
+
+/// The operator API's token: --admin-token, or ONSALE_ADMIN_TOKEN.
+pub(crate) fn admin_token(args: &DemoArgs) -> anyhow::Result<Secret> {
+    args.admin_token
+        .clone()
+        .or_else(|| std::env::var(PLATFORM_ADMIN_TOKEN_ENV).ok().filter(|token| !token.is_empty()).map(Secret::new))
+        .context(
+            "missing --admin-token (or ONSALE_DEMO_ADMIN_TOKEN or ONSALE_ADMIN_TOKEN): the fans' driver opens the \
+             queue and reads the sale's figures through the operator API",
+        )
+}
+
 /// Returns the event of `--event-id`, or the first one the search API lists in `--city` on
 /// `--date`.
-async fn find_event(client: &ApiClient, args: &DemoArgs) -> anyhow::Result<EventDetail> {
+pub(crate) async fn find_event(client: &ApiClient, args: &DemoArgs) -> anyhow::Result<EventDetail> {
     let event = match args.event_id {
         Some(event) => event,
         None => {
@@ -291,7 +304,7 @@ async fn run_fans(context: Arc<FanContext>, fans: u64, concurrency: usize, seed:
 
 /// Waits for the ticket emails and, with `--wait-for-expiry`, for the abandoned holds to
 /// expire. Returns the last operator figures read.
-async fn wait_after_sale(
+pub(crate) async fn wait_after_sale(
     client: &ApiClient,
     event: EventId,
     tally: &Tally,

@@ -16,6 +16,7 @@
 //! - [`payment`], [`session`], [`clock`]: payment providers, fan sessions, the injectable clock.
 //! - [`up`]: `onsale up`, every role in one process, on embedded engines unless configured.
 //! - [`demo`]: the scripted onsale client.
+//! - [`loadtest`]: many fans by an arrival pattern, with the report, plots and JSON of a load test.
 
 pub mod app;
 pub mod catalog;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod loadtest;
 pub mod mail;
 pub mod payment;
 pub mod pipeline;

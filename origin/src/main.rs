@@ -4,7 +4,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use onsale_origin::cli::{Cli, Command, LogFormat, WorkerRole};
-use onsale_origin::{app, demo, plan, seed, up};
+use onsale_origin::{app, demo, loadtest, plan, seed, up};
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_env("ONSALE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -40,6 +40,7 @@ async fn main() -> std::process::ExitCode {
         Command::Seed(args) => seed::run(args).await,
         Command::Up(args) => up::run_up(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Loadtest(args) => loadtest::run(args).await,
         Command::Keygen => {
             onsale_origin::config::print_new_keys();
             Ok(())

@@ -241,6 +241,21 @@ pub struct EventStats {
     pub sold_not_marked: u64,
 }
 
+/// How long an event's tickets took to reach the fans' inboxes
+/// (`GET /api/v1/admin/events/{id}/deliveries`): from the order's commit to the ticket's email,
+/// over every emailed ticket of the event.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TicketDeliveries {
+    pub event_id: EventId,
+    pub emailed: u64,
+    /// Tickets of committed orders whose email is not written yet.
+    pub waiting: u64,
+    pub p50_ms: u64,
+    pub p90_ms: u64,
+    pub p99_ms: u64,
+    pub max_ms: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,6 +136,15 @@ pub trait OrderDb: Send + Sync {
 
     /// Lists every sold seat of an event with its order.
     async fn sold_seats(&self, event: EventId) -> DbResult<Vec<(SeatIndex, OrderId)>>;
+
+    /// Returns, for each of an event's tickets, the time from its order's commit to its email
+    /// in milliseconds, or `None` while the email is not written.
+    async fn ticket_delivery_millis(&self, event: EventId) -> DbResult<Vec<Option<i64>>>;
+}
+
+/// Milliseconds from `ordered` to `emailed`, `None` when the ticket is not emailed yet.
+pub(crate) fn delivery_millis(ordered: DateTime<Utc>, emailed: Option<DateTime<Utc>>) -> Option<i64> {
+    emailed.map(|emailed| (emailed - ordered).num_milliseconds())
 }
 
 /// OrderDB as the ticket worker uses it: one email per ticket, however often its message

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use onsale_shared::api::{
     API_PREFIX, ConfirmRequest, EventDetail, EventList, EventStats, FAN_SESSION_HEADER, FanSession, HoldRequest,
-    HoldResponse, OrderView, QueueControl, QueueStatus, SEAT_COUNT_HEADER, SeatMap,
+    HoldResponse, OrderView, QueueControl, QueueStatus, SEAT_COUNT_HEADER, SeatMap, TicketDeliveries,
 };
 use onsale_shared::{ErrorCode, EventId, HoldId, SeatBitmap, SeatIndex};
 
@@ -40,6 +40,7 @@ pub enum Operation {
     Confirm,
     QueueControl,
     Stats,
+    Deliveries,
 }
 
 impl Operation {
@@ -58,6 +59,7 @@ impl Operation {
             Operation::Confirm => "confirm",
             Operation::QueueControl => "queue control",
             Operation::Stats => "stats",
+            Operation::Deliveries => "deliveries",
         }
     }
 
@@ -432,6 +434,12 @@ impl ApiClient {
     pub async fn stats(&self, event: EventId) -> Result<EventStats, CallError> {
         let request = self.admin(self.http.get(self.url(&format!("/admin/events/{event}/stats"))));
         self.send_json(Operation::Stats, request).await
+    }
+
+    /// `GET /admin/events/{id}/deliveries`: how long the event's tickets took to be emailed.
+    pub async fn deliveries(&self, event: EventId) -> Result<TicketDeliveries, CallError> {
+        let request = self.admin(self.http.get(self.url(&format!("/admin/events/{event}/deliveries"))));
+        self.send_json(Operation::Deliveries, request).await
     }
 }
 

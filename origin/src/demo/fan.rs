@@ -23,6 +23,10 @@ use crate::payment::{TEST_CARD_DECLINED, TEST_CARD_OK};
 const MAX_REQUEST_ATTEMPTS: u32 = 5;
 /// Pause between two queue status polls after the socket was lost.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Pause between two reads of the bitmap while a fan waits to see its held seats on it.
+const STALENESS_POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// Longest wait for held seats to show on the bitmap before the probe counts a miss.
+const STALENESS_LIMIT: Duration = Duration::from_secs(10);
 
 /// A fan's choice once its seats are held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +66,8 @@ pub enum FanOutcome {
     /// No row had enough adjacent free seats.
     NoSeatsFound,
     SoldOut,
+    /// Joined the queue and stopped there, as the load test's join-only fans do.
+    JoinedOnly,
     /// An unexpected response stopped the script.
     #[default]
     Failed,
@@ -86,6 +92,15 @@ pub struct FanResult {
     pub latencies: Vec<(Operation, Duration)>,
     /// From the join request to the token in hand.
     pub queue_wait: Option<Duration>,
+    /// When the join's response arrived, as time since the sale started.
+    pub joined_at: Option<Duration>,
+    /// From the hold's response to its seats showing as taken on the bitmap route, for a fan
+    /// chosen to probe it.
+    pub bitmap_staleness: Option<Duration>,
+    /// The probe gave up: the held seats did not show on the bitmap within its limit.
+    pub staleness_missed: bool,
+    /// Each hold response's time since the sale started, with the hold's latency.
+    pub hold_timeline: Vec<(Duration, Duration)>,
     /// Unexpected responses as "operation: code", retried ones included.
     pub errors: Vec<String>,
 }
@@ -108,6 +123,14 @@ pub struct FanContext {
     pub decline_share: f64,
     /// Time limit of one fan's whole script.
     pub timeout: Duration,
+    /// Share of fans, from 0 to 1, who read their queue status once over HTTP after joining.
+    pub status_share: f64,
+    /// Share of fans, from 0 to 1, who read the bitmap after their hold until their seats show.
+    pub staleness_share: f64,
+    /// Start of the sale, the zero of [`FanResult::hold_timeline`] and [`FanResult::joined_at`].
+    pub sale_started: Instant,
+    /// Fans stop after joining the queue.
+    pub join_only: bool,
 }
 
 /// Runs fan number `number` to the end of its script. `seed` makes its choices repeatable.
@@ -150,6 +173,13 @@ impl Fan {
         let session = self.retried(Operation::CreateFan, || client.create_fan()).await?;
         let joined_at = Instant::now();
         let status = self.retried(Operation::Join, || client.join(event, &session.session)).await?;
+        self.result.joined_at = Some(self.context.sale_started.elapsed());
+        if self.context.status_share > 0.0 && self.rng.gen_bool(self.context.status_share) {
+            self.retried(Operation::QueueStatus, || client.queue_status(event, &session.session)).await?;
+        }
+        if self.context.join_only {
+            return Ok(FanOutcome::JoinedOnly);
+        }
 
         let token = match status {
             QueueStatus::Admitted { token, .. } => Some(token),
@@ -309,6 +339,13 @@ impl Fan {
             match held {
                 Ok(hold) => {
                     self.result.holds_created += 1;
+                    if let Some((_, latency)) = self.result.latencies.last() {
+                        let at = context.sale_started.elapsed();
+                        self.result.hold_timeline.push((at, *latency));
+                    }
+                    if context.staleness_share > 0.0 && self.rng.gen_bool(context.staleness_share) {
+                        self.probe_staleness(&hold.seats).await?;
+                    }
                     return Ok(HoldAttempt::Held(hold));
                 }
                 Err(err) if err.has_code(ErrorCode::SeatUnavailable) => {
@@ -325,6 +362,26 @@ impl Fan {
             }
         }
         Ok(HoldAttempt::GaveUp)
+    }
+
+    /// Reads the bitmap until every held seat shows as taken, and records how long that took
+    /// from the hold's response. The poll interval bounds the resolution to about 5 ms.
+    async fn probe_staleness(&mut self, seats: &[SeatIndex]) -> Result<(), CallError> {
+        let client = self.context.client.clone();
+        let event = self.context.event;
+        let started = Instant::now();
+        loop {
+            let bitmap = client.availability(event).await?;
+            if seats.iter().all(|seat| bitmap.is_unavailable(*seat)) {
+                self.result.bitmap_staleness = Some(started.elapsed());
+                return Ok(());
+            }
+            if started.elapsed() >= STALENESS_LIMIT {
+                self.result.staleness_missed = true;
+                return Ok(());
+            }
+            tokio::time::sleep(STALENESS_POLL_INTERVAL).await;
+        }
     }
 
     async fn confirm(

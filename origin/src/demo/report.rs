@@ -54,6 +54,7 @@ impl Latency {
         LatencySummary {
             count: self.count(),
             p50_ms: round_ms(self.quantile_ms(0.5)),
+            p90_ms: round_ms(self.quantile_ms(0.9)),
             p99_ms: round_ms(self.quantile_ms(0.99)),
             max_ms: round_ms(if self.histogram.is_empty() { 0.0 } else { self.histogram.max() as f64 / 1000.0 }),
         }
@@ -75,11 +76,27 @@ pub struct Latencies {
     pub hold: LatencySummary,
     /// Every confirm request that got a response, declined cards included.
     pub confirm: LatencySummary,
+    /// Queue status requests over HTTP (the load test's status probe).
+    pub status: LatencySummary,
+    /// From a hold's response to its seats showing as taken on the bitmap route (the load
+    /// test's staleness probe, read every 5 ms).
+    pub bitmap_staleness: LatencySummary,
 }
 
 impl Latencies {
-    fn rows(&self) -> [(&'static str, LatencySummary); 4] {
-        [("join", self.join), ("queue wait", self.queue_wait), ("hold", self.hold), ("confirm", self.confirm)]
+    /// The rows to print: the request kinds that were timed at least once.
+    pub fn rows(&self) -> Vec<(&'static str, LatencySummary)> {
+        [
+            ("join", self.join),
+            ("status", self.status),
+            ("queue wait", self.queue_wait),
+            ("hold", self.hold),
+            ("bitmap staleness", self.bitmap_staleness),
+            ("confirm", self.confirm),
+        ]
+        .into_iter()
+        .filter(|(_, summary)| summary.count > 0)
+        .collect()
     }
 }
 
@@ -87,6 +104,7 @@ impl Latencies {
 pub struct LatencySummary {
     pub count: u64,
     pub p50_ms: f64,
+    pub p90_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
 }
@@ -110,6 +128,12 @@ pub struct Tally {
     pub queue_wait: Latency,
     pub hold: Latency,
     pub confirm: Latency,
+    pub status: Latency,
+    pub bitmap_staleness: Latency,
+    /// Staleness probes whose seats did not show on the bitmap within the probe's limit.
+    pub staleness_missed: u64,
+    /// Each hold response's time since the sale started, with the hold's latency.
+    pub hold_timeline: Vec<(Duration, Duration)>,
     pub errors: BTreeMap<String, u64>,
 }
 
@@ -131,11 +155,17 @@ impl Tally {
         if let Some(elapsed) = result.queue_wait {
             self.queue_wait.record(elapsed);
         }
+        if let Some(elapsed) = result.bitmap_staleness {
+            self.bitmap_staleness.record(elapsed);
+        }
+        self.staleness_missed += u64::from(result.staleness_missed);
+        self.hold_timeline.extend(result.hold_timeline);
         for (operation, elapsed) in result.latencies {
             match operation {
                 Operation::Join => self.join.record(elapsed),
                 Operation::Hold => self.hold.record(elapsed),
                 Operation::Confirm => self.confirm.record(elapsed),
+                Operation::QueueStatus => self.status.record(elapsed),
                 _ => {}
             }
         }
@@ -166,6 +196,8 @@ impl Tally {
             queue_wait: self.queue_wait.summary(),
             hold: self.hold.summary(),
             confirm: self.confirm.summary(),
+            status: self.status.summary(),
+            bitmap_staleness: self.bitmap_staleness.summary(),
         };
         Report {
             event_id,
@@ -190,6 +222,7 @@ impl Tally {
             gave_up: self.outcome("gave up"),
             no_seats_found: self.outcome("no seats found"),
             sold_out: self.outcome("sold out"),
+            joined_only: self.outcome("joined only"),
             failed: self.outcome("failed"),
             timed_out: self.outcome("timed out"),
             socket_fallbacks: self.socket_fallbacks,
@@ -207,6 +240,7 @@ fn outcome_name(outcome: FanOutcome) -> &'static str {
         FanOutcome::GaveUp => "gave up",
         FanOutcome::NoSeatsFound => "no seats found",
         FanOutcome::SoldOut => "sold out",
+        FanOutcome::JoinedOnly => "joined only",
         FanOutcome::Failed => "failed",
         FanOutcome::TimedOut => "timed out",
     }
@@ -280,6 +314,8 @@ pub struct Report {
     pub no_seats_found: u64,
     /// Fans whose queue reported the event sold out.
     pub sold_out: u64,
+    /// Fans who only joined the queue (the load test's --join-only).
+    pub joined_only: u64,
     /// Fans whose script stopped on an unexpected response (counted under `errors`).
     pub failed: u64,
     /// Fans who did not finish within `--timeout`.
@@ -362,6 +398,7 @@ impl Report {
             ("gave up", self.gave_up),
             ("no seats found", self.no_seats_found),
             ("sold out", self.sold_out),
+            ("joined only", self.joined_only),
             ("failed", self.failed),
             ("timed out", self.timed_out),
             ("socket fallbacks", self.socket_fallbacks),
@@ -381,12 +418,13 @@ impl Report {
             let _ = writeln!(out, "{name:<26}{value}");
         }
         let _ = writeln!(out);
-        let _ = writeln!(out, "{:<26}{:>8}{:>10}{:>10}{:>10}", "latency (ms)", "count", "p50", "p99", "max");
+        let _ =
+            writeln!(out, "{:<26}{:>8}{:>10}{:>10}{:>10}{:>10}", "latency (ms)", "count", "p50", "p90", "p99", "max");
         for (name, summary) in self.latency.rows() {
             let _ = writeln!(
                 out,
-                "{name:<26}{:>8}{:>10.1}{:>10.1}{:>10.1}",
-                summary.count, summary.p50_ms, summary.p99_ms, summary.max_ms
+                "{name:<26}{:>8}{:>10.1}{:>10.1}{:>10.1}{:>10.1}",
+                summary.count, summary.p50_ms, summary.p90_ms, summary.p99_ms, summary.max_ms
             );
         }
         if !self.errors.is_empty() {
@@ -438,10 +476,18 @@ mod tests {
             gave_up: 0,
             no_seats_found: 0,
             sold_out: 0,
+            joined_only: 0,
             failed: 2,
             timed_out: 0,
             socket_fallbacks: 0,
-            latency: Latencies { join: join.summary(), queue_wait: none, hold: none, confirm: none },
+            latency: Latencies {
+                join: join.summary(),
+                queue_wait: none,
+                hold: none,
+                confirm: none,
+                status: none,
+                bitmap_staleness: none,
+            },
             errors: BTreeMap::from([("confirm: internal_error".to_owned(), 2)]),
             failures: Vec::new(),
         }
@@ -463,7 +509,7 @@ mod tests {
     #[test]
     fn empty_latency_reads_zero() {
         let latency = Latency::default();
-        assert_eq!(latency.summary(), LatencySummary { count: 0, p50_ms: 0.0, p99_ms: 0.0, max_ms: 0.0 });
+        assert_eq!(latency.summary(), LatencySummary { count: 0, p50_ms: 0.0, p90_ms: 0.0, p99_ms: 0.0, max_ms: 0.0 });
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 
-use onsale_shared::api::{EventStats, QueueAction, QueueControl, QueueState};
+use onsale_shared::api::{EventStats, QueueAction, QueueControl, QueueState, TicketDeliveries};
 use onsale_shared::{ErrorCode, EventId, SeatBitmap, SeatIndex};
 
 use super::extract::{ApiJson, EventPath};
@@ -18,6 +18,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/events/{event_id}/queue", post(control_queue))
         .route("/admin/events/{event_id}/stats", get(stats))
+        .route("/admin/events/{event_id}/deliveries", get(deliveries))
 }
 
 /// An operator, authenticated by `Authorization: Bearer <admin token>`.
@@ -100,6 +101,44 @@ async fn stats(
     collect_stats(&state, event).await.map(axum::Json)
 }
 
+/// Ticket delivery times of the event: from each order's commit to each ticket's email.
+async fn deliveries(
+    State(state): State<AppState>,
+    _operator: Operator,
+    EventPath(event): EventPath,
+) -> ApiResult<axum::Json<TicketDeliveries>> {
+    state
+        .catalog
+        .event(event)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::EventNotFound).details(serde_json::json!({ "event_id": event })))?;
+    let times = state.db.ticket_delivery_millis(event).await?;
+    Ok(axum::Json(summarize_deliveries(event, &times)))
+}
+
+/// Percentiles of the emailed tickets' delivery times (nearest rank), with the count still
+/// waiting. A clock step between the two timestamps can make a time negative; it counts as 0.
+fn summarize_deliveries(event: EventId, times: &[Option<i64>]) -> TicketDeliveries {
+    let mut emailed: Vec<u64> = times.iter().flatten().map(|ms| u64::try_from(*ms).unwrap_or(0)).collect();
+    emailed.sort_unstable();
+    let at = |quantile: f64| -> u64 {
+        if emailed.is_empty() {
+            return 0;
+        }
+        let rank = (quantile * emailed.len() as f64).ceil() as usize;
+        emailed[rank.clamp(1, emailed.len()) - 1]
+    };
+    TicketDeliveries {
+        event_id: event,
+        emailed: emailed.len() as u64,
+        waiting: (times.len() - emailed.len()) as u64,
+        p50_ms: at(0.5),
+        p90_ms: at(0.9),
+        p99_ms: at(0.99),
+        max_ms: emailed.last().copied().unwrap_or(0),
+    }
+}
+
 /// The sale's figures, from the queue, the hold store, the bitmap and OrderDB.
 pub async fn collect_stats(state: &AppState, event: EventId) -> ApiResult<EventStats> {
     let info = state
@@ -131,4 +170,26 @@ pub async fn collect_stats(state: &AppState, event: EventId) -> ApiResult<EventS
         seats_sold_twice: sale.seats_sold_twice,
         sold_not_marked: (sold.len() - marked) as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_percentiles_use_the_nearest_rank() {
+        let event = EventId::new(7).unwrap();
+        let mut times: Vec<Option<i64>> = (1..=100).map(Some).collect();
+        times.extend([None, None, Some(-5)]);
+        let summary = summarize_deliveries(event, &times);
+        assert_eq!(summary.emailed, 101);
+        assert_eq!(summary.waiting, 2);
+        assert_eq!((summary.p50_ms, summary.p90_ms, summary.p99_ms, summary.max_ms), (50, 90, 99, 100));
+    }
+
+    #[test]
+    fn no_emailed_ticket_gives_zeros() {
+        let summary = summarize_deliveries(EventId::new(7).unwrap(), &[None]);
+        assert_eq!((summary.emailed, summary.waiting, summary.p99_ms, summary.max_ms), (0, 1, 0, 0));
+    }
 }

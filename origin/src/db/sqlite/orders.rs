@@ -195,6 +195,16 @@ impl OrderDb for SqliteDb {
         }
         Ok(sold)
     }
+
+    async fn ticket_delivery_millis(&self, event: EventId) -> DbResult<Vec<Option<i64>>> {
+        let rows: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT o.created_at, t.emailed_at FROM tickets t JOIN orders o ON o.id = t.order_id WHERE t.event_id = $1",
+        )
+        .bind(event.get())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(ordered, emailed)| crate::db::delivery_millis(ordered, emailed)).collect())
+    }
 }
 
 impl SqliteDb {
