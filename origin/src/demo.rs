@@ -47,6 +47,9 @@ use seats::SeatPicker;
 const PLATFORM_ADMIN_TOKEN_ENV: &str = "ONSALE_ADMIN_TOKEN";
 /// Time the expiry worker and the operator figures get, past the latest hold expiry, to count it.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
+/// Longest wait for sold seats that the hold store still shows held to be marked sold: the
+/// confirmation's claim on a hold (120 s), after which the expiry worker marks them, plus a margin.
+const MARKING_LIMIT: Duration = Duration::from_secs(150);
 /// Pause between two reads of the operator figures while waiting.
 const STATS_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -322,6 +325,11 @@ pub(crate) async fn wait_after_sale(
             latest = Some(stats);
         }
     }
+    if latest.as_ref().is_some_and(|stats| stats.sold_marking_pending > 0)
+        && let Some(stats) = wait_for_marking(client, event, MARKING_LIMIT).await
+    {
+        latest = Some(stats);
+    }
     latest
 }
 
@@ -352,6 +360,30 @@ async fn wait_for_emails(client: &ApiClient, event: EventId, limit: Duration) ->
         }
         if Instant::now() >= deadline {
             tracing::warn!(event.id = %event, limit_ms = limit.as_millis() as u64, "ticket emails did not catch up in time");
+            return latest;
+        }
+        tokio::time::sleep(STATS_POLL_INTERVAL).await;
+    }
+}
+
+/// Reads the operator figures until no sold seat is left to mark sold in the hold store, or
+/// `limit` passes. A confirmation whose marking failed leaves its seats held until the
+/// expiry worker marks them. Returns the last figures read, or `None` if none could be read.
+async fn wait_for_marking(client: &ApiClient, event: EventId, limit: Duration) -> Option<EventStats> {
+    let deadline = Instant::now() + limit;
+    let mut latest: Option<EventStats> = None;
+    loop {
+        match client.stats(event).await {
+            Ok(stats) if stats.sold_marking_pending == 0 => return Some(stats),
+            Ok(stats) => {
+                if latest.is_none() {
+                    tracing::info!(event.id = %event, sold_marking_pending = stats.sold_marking_pending, "waiting for sold seats to be marked sold in the hold store");
+                }
+                latest = Some(stats);
+            }
+            Err(err) => tracing::warn!(event.id = %event, cause = %err, "reading the sale's figures failed"),
+        }
+        if Instant::now() >= deadline {
             return latest;
         }
         tokio::time::sleep(STATS_POLL_INTERVAL).await;

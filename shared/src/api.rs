@@ -237,8 +237,14 @@ pub struct EventStats {
     pub tickets_emailed: u64,
     /// Seats with more than one sale in the order database. Always 0 unless the UNIQUE guard is gone.
     pub seats_sold_twice: u64,
-    /// Seats sold in the order database that the hold store does not show as sold.
+    /// Seats sold in the order database that the hold store shows as free, so that another fan
+    /// could hold them. Always 0 unless a sale was lost from the hold store.
     pub sold_not_marked: u64,
+    /// Seats sold in the order database that the hold store still shows as held, because
+    /// marking them sold failed or is under way. The expiry worker marks them sold when the
+    /// hold's claim runs out, and no other fan can hold them meanwhile.
+    #[serde(default)]
+    pub sold_marking_pending: u64,
 }
 
 /// How long an event's tickets took to reach the fans' inboxes

@@ -153,7 +153,8 @@ pub async fn collect_stats(state: &AppState, event: EventId) -> ApiResult<EventS
     let sale = state.db.sale_counts(event).await?;
     let sold: Vec<SeatIndex> = state.db.sold_seats(event).await?.into_iter().map(|(seat, _)| seat).collect();
     let states = state.store.seat_states(event, &sold).await?;
-    let marked = states.iter().filter(|seat| matches!(seat, SeatState::Sold(_))).count();
+    let free = states.iter().filter(|seat| matches!(seat, SeatState::Free)).count();
+    let held = states.iter().filter(|seat| matches!(seat, SeatState::Held(_))).count();
 
     Ok(EventStats {
         event_id: event,
@@ -168,7 +169,8 @@ pub async fn collect_stats(state: &AppState, event: EventId) -> ApiResult<EventS
         seats_sold: sale.seats_sold,
         tickets_emailed: sale.tickets_emailed,
         seats_sold_twice: sale.seats_sold_twice,
-        sold_not_marked: (sold.len() - marked) as u64,
+        sold_not_marked: free as u64,
+        sold_marking_pending: held as u64,
     })
 }
 
