@@ -69,6 +69,7 @@ contract_tests!(
     order_view_is_for_its_fan_only,
     orders_of_holds_maps_ordered_holds,
     sale_counts_follow_orders,
+    delivery_times_cover_every_ticket,
     refund_is_recorded_once,
     outbox_batch_deletes_delivered,
     unsent_tickets_are_requeued_once,
@@ -807,6 +808,27 @@ async fn sale_counts_follow_orders(db: TestDb) {
         "the same seat index at another event is another seat"
     );
     assert_eq!(db.database.sale_counts(empty).await.unwrap(), SaleCounts::default());
+}
+
+async fn delivery_times_cover_every_ticket(db: TestDb) {
+    let example = example_event(&db.database).await;
+    let other = another_event(&db.database, &example, "2026-07-19T18:00:00Z").await;
+    let front = example.seats_in(0);
+    let fan = FanId::random();
+    let tickets = order_with_tickets(&db.database, &example.order(&fan, &[front[0], front[1]])).await;
+    let other_order = NewOrder { event: other, ..example.order(&fan, &[front[0]]) };
+    db.database.insert_order(&other_order).await.unwrap();
+    assert_eq!(db.database.ticket_delivery_millis(example.event).await.unwrap(), vec![None, None]);
+
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    db.database.record_ticket_emailed(tickets[0].ticket_id).await.unwrap();
+    let mut times = db.database.ticket_delivery_millis(example.event).await.unwrap();
+    times.sort();
+    assert_eq!(times.len(), 2, "{times:?}");
+    assert_eq!(times[0], None, "the second ticket is not emailed yet");
+    let emailed = times[1].expect("the first ticket is emailed");
+    assert!((15..60_000).contains(&emailed), "delivery took {emailed} ms");
+    assert_eq!(db.database.ticket_delivery_millis(other).await.unwrap(), vec![None], "another event's ticket");
 }
 
 async fn refund_is_recorded_once(db: TestDb) {
