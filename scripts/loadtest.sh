@@ -102,4 +102,4 @@ export ONSALE_DEMO_CONCURRENCY="${ONSALE_DEMO_CONCURRENCY:-5000}"
 # A fan's whole script, and the wait for the last ticket emails after the sale.
 export ONSALE_DEMO_TIMEOUT="${ONSALE_DEMO_TIMEOUT:-600s}"
 log "running $ONSALE_DEMO_FANS fans at $ONSALE_DEMO_ADMISSION_RATE admissions a second"
-"$onsale" loadtest --plots "$state/plots" --output "$state/report.json" "$@"
+"$onsale" loadtest --platform-pid "$up_pid" --plots "$state/plots" --output "$state/report.json" "$@"

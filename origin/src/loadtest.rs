@@ -69,6 +69,10 @@ pub struct LoadtestArgs {
     /// Hide the progress bar. It is hidden anyway when standard error is not a terminal.
     #[arg(long, env = "ONSALE_LOADTEST_QUIET")]
     pub quiet: bool,
+    /// Process id of the platform under test on this machine. Its CPU use during the sale is
+    /// reported next to the generator's.
+    #[arg(long, env = "ONSALE_LOADTEST_PLATFORM_PID")]
+    pub platform_pid: Option<u32>,
     /// Fans only start a session and join the queue, then stop: a measure of joins per second.
     #[arg(long, env = "ONSALE_LOADTEST_JOIN_ONLY")]
     pub join_only: bool,
@@ -87,6 +91,8 @@ pub struct LoadtestArgs {
 pub struct CpuUse {
     /// Cores' worth of CPU the load generator used on average (1.0 is one core busy).
     pub generator_cores: f64,
+    /// Cores' worth of CPU the process of --platform-pid used on average.
+    pub platform_cores: Option<f64>,
     /// Share of the machine's CPU time that was busy, from 0 to 1, every process included.
     pub machine_busy: f64,
     pub machine_cores: usize,
@@ -167,9 +173,10 @@ impl LoadtestReport {
             }
         }
         if let Some(cpu) = &self.cpu {
+            let platform = cpu.platform_cores.map(|cores| format!("platform {cores:.2} cores; ")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{:<26}generator {:.2} cores; machine {:.0} % busy of {} cores",
+                "{:<26}{platform}generator {:.2} cores; machine {:.0} % busy of {} cores",
                 "cpu during the sale",
                 cpu.generator_cores,
                 cpu.machine_busy * 100.0,
@@ -241,9 +248,11 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<()> {
         sale_started,
         join_only: args.join_only,
     });
-    let cpu_before = CpuTimes::read();
+    let cpu_before = CpuTimes::read(args.platform_pid);
     let fans_run = run_fans(context, &args, seed, sale_started, &progress).await;
-    let cpu = cpu_before.zip(CpuTimes::read()).map(|(before, after)| after.since(&before, sale_started.elapsed()));
+    let cpu = cpu_before
+        .zip(CpuTimes::read(args.platform_pid))
+        .map(|(before, after)| after.since(&before, sale_started.elapsed()));
     let sale_elapsed = sale_started.elapsed();
     progress.finish_and_clear();
     tracing::info!(
@@ -393,6 +402,7 @@ async fn run_fans(
 /// CPU figures out.
 struct CpuTimes {
     process: u64,
+    platform: Option<u64>,
     machine_busy: u64,
     machine_total: u64,
 }
@@ -401,19 +411,16 @@ struct CpuTimes {
 const TICKS_PER_SECOND: f64 = 100.0;
 
 impl CpuTimes {
-    fn read() -> Option<Self> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // Fields after the command name, which is in parentheses and may contain spaces.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        let process = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    fn read(platform_pid: Option<u32>) -> Option<Self> {
+        let process = process_ticks("self")?;
+        let platform = platform_pid.and_then(|pid| process_ticks(&pid.to_string()));
         let machine = std::fs::read_to_string("/proc/stat").ok()?;
         let cpu: Vec<u64> =
             machine.lines().next()?.split_whitespace().skip(1).filter_map(|value| value.parse().ok()).collect();
         let total: u64 = cpu.iter().sum();
         // idle and iowait are the 4th and 5th counters.
         let idle = cpu.get(3)? + cpu.get(4).copied().unwrap_or(0);
-        Some(Self { process, machine_busy: total - idle, machine_total: total })
+        Some(Self { process, platform, machine_busy: total - idle, machine_total: total })
     }
 
     fn since(&self, before: &CpuTimes, wall: Duration) -> CpuUse {
@@ -421,10 +428,23 @@ impl CpuTimes {
         let total = self.machine_total.saturating_sub(before.machine_total).max(1);
         CpuUse {
             generator_cores: self.process.saturating_sub(before.process) as f64 / TICKS_PER_SECOND / wall,
+            platform_cores: self
+                .platform
+                .zip(before.platform)
+                .map(|(after, before)| after.saturating_sub(before) as f64 / TICKS_PER_SECOND / wall),
             machine_busy: self.machine_busy.saturating_sub(before.machine_busy) as f64 / total as f64,
             machine_cores: std::thread::available_parallelism().map_or(1, |cores| cores.get()),
         }
     }
+}
+
+/// User and system CPU time of process `pid` ("self" for this one), in clock ticks.
+fn process_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
 #[cfg(test)]
@@ -463,14 +483,15 @@ mod tests {
     #[test]
     fn cpu_times_are_read_on_linux() {
         if cfg!(target_os = "linux") {
-            let before = CpuTimes::read().expect("/proc is readable");
+            let before = CpuTimes::read(Some(std::process::id())).expect("/proc is readable");
             let spin = Instant::now();
             let mut x = 0u64;
             while spin.elapsed() < Duration::from_millis(200) {
                 x = std::hint::black_box(x.wrapping_add(1));
             }
-            let cpu = CpuTimes::read().unwrap().since(&before, spin.elapsed());
+            let cpu = CpuTimes::read(Some(std::process::id())).unwrap().since(&before, spin.elapsed());
             assert!(cpu.generator_cores > 0.0, "{cpu:?}");
+            assert!(cpu.platform_cores.is_some_and(|cores| cores > 0.0), "{cpu:?}");
             assert!((0.0..=1.0).contains(&cpu.machine_busy), "{cpu:?}");
         }
     }
