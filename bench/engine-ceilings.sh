@@ -5,7 +5,11 @@
 #     request at a time and pipelined 16 deep per connection, SET NX, and ZADD NX pipelined
 #     16 deep;
 #   - PostgreSQL (pgbench): durable INSERTs of 4 seat rows per transaction into a table shaped
-#     like onsale's order_seats, in a scratch database that the script creates and drops.
+#     like onsale's order_seats, in a scratch database that the script creates and drops;
+#   - Kafka, when --kafka is given (the kafka_round_trip example): the send-to-receive latency
+#     of 100-byte messages at a fixed rate, once with latency-tuned producer settings and once
+#     with the origin's seat-change producer settings. Also messages per second end to end at
+#     the maximum rate. Each run uses a scratch topic that the example creates and deletes.
 # It prints a table for people on stderr and one JSON object on stdout. bench/README.md explains
 # each measurement and lists figures measured with it.
 #
@@ -20,18 +24,25 @@
 #                        onsale_bench_<run id>.
 #   --runs N             repetitions of each measurement; the JSON gives the median
 #                        (env ONSALE_BENCH_RUNS, default 3)
-#   --quick              a tenth of the Redis requests and 5-second pgbench runs: a smoke test,
-#                        whose figures vary more
+#   --quick              a tenth of the Redis requests and Kafka messages, and 5-second pgbench
+#                        runs: a smoke test, whose figures vary more
 #   --hold-script FILE   the HOLD script's Lua source. Default: printed by
 #                        `cargo run -q -p onsale-origin --example print_hold_script`
+#   --kafka HOST:PORT    a Kafka broker (env ONSALE_BENCH_KAFKA). Without it, the Kafka
+#                        measurements are skipped and the JSON's kafka section is null.
+#   --kafka-rate N       messages per second of the fixed-rate Kafka runs
+#                        (env ONSALE_BENCH_KAFKA_RATE, default 2000)
+#   --kafka-keep-topics  leave the scratch topics on the broker. Needed on a tansu 0.6 broker
+#                        without the trigger that scripts/services.sh installs, where deleting
+#                        one topic deletes every topic.
 #   --skip-redis, --skip-postgres
 #                        leave one engine out; its JSON section is then null
 #
 # On a Redis given by --redis, every key the script writes starts with onsale_bench_<run id>
 # and is deleted at the end, and the script never flushes a database there. Needs bash, redis-cli and
 # redis-benchmark (Debian: redis-tools), redis-server for a private Redis (Debian: redis-server),
-# psql and pgbench (Debian: postgresql-client), awk and sha1sum, and cargo unless --hold-script
-# is given.
+# psql and pgbench (Debian: postgresql-client), awk, sed and sha1sum, and cargo unless
+# --hold-script is given and --kafka is not.
 
 set -euo pipefail
 # Let a failure inside $(...) stop the script too.
@@ -68,6 +79,10 @@ SEATS_PER_ORDER=4
 SEAT_PRICE_CENTS=12500
 PRIVATE_REDIS_FIRST_PORT=7400
 PRIVATE_REDIS_LAST_PORT=7499
+# Kafka: messages per fixed-rate run (10 s of sending at the default 2000/s), and messages per
+# run at the maximum rate.
+KAFKA_MESSAGES=20000
+KAFKA_MAX_RATE_MESSAGES=100000
 
 usage() {
     sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'
@@ -85,6 +100,9 @@ log() {
 REDIS_ADDRESS="${ONSALE_BENCH_REDIS:-}"
 POSTGRES_URL="${ONSALE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 RUNS="${ONSALE_BENCH_RUNS:-3}"
+KAFKA_ADDRESS="${ONSALE_BENCH_KAFKA:-}"
+KAFKA_RATE="${ONSALE_BENCH_KAFKA_RATE:-2000}"
+KAFKA_TOPIC_OPTIONS=()
 HOLD_SCRIPT_FILE=""
 RUN_REDIS=1
 RUN_POSTGRES=1
@@ -93,6 +111,9 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --redis) REDIS_ADDRESS="${2:?--redis needs HOST:PORT}"; shift 2 ;;
         --postgres) POSTGRES_URL="${2:?--postgres needs a postgres:// URL}"; shift 2 ;;
+        --kafka) KAFKA_ADDRESS="${2:?--kafka needs HOST:PORT}"; shift 2 ;;
+        --kafka-rate) KAFKA_RATE="${2:?--kafka-rate needs a number}"; shift 2 ;;
+        --kafka-keep-topics) KAFKA_TOPIC_OPTIONS=(--keep-topic); shift ;;
         --runs) RUNS="${2:?--runs needs a number}"; shift 2 ;;
         --quick)
             HOLD_REQUESTS=$((HOLD_REQUESTS / 10))
@@ -100,6 +121,8 @@ while [[ $# -gt 0 ]]; do
             SET_REQUESTS=$((SET_REQUESTS / 10))
             ZADD_REQUESTS=$((ZADD_REQUESTS / 10))
             PG_SECONDS=5
+            KAFKA_MESSAGES=$((KAFKA_MESSAGES / 10))
+            KAFKA_MAX_RATE_MESSAGES=$((KAFKA_MAX_RATE_MESSAGES / 10))
             shift ;;
         --hold-script) HOLD_SCRIPT_FILE="${2:?--hold-script needs a file}"; shift 2 ;;
         --skip-redis) RUN_REDIS=0; shift ;;
@@ -110,7 +133,14 @@ while [[ $# -gt 0 ]]; do
 done
 
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$RUNS'"
-((RUN_REDIS || RUN_POSTGRES)) || die "--skip-redis and --skip-postgres together leave nothing to measure"
+RUN_KAFKA=0
+if [[ -n "$KAFKA_ADDRESS" ]]; then
+    [[ "$KAFKA_ADDRESS" =~ ^[^,:]+:[0-9]+$ ]] || die "--kafka must be HOST:PORT, got '$KAFKA_ADDRESS'"
+    [[ "$KAFKA_RATE" =~ ^[1-9][0-9]*$ ]] || die "--kafka-rate must be a positive integer, got '$KAFKA_RATE'"
+    RUN_KAFKA=1
+fi
+((RUN_REDIS || RUN_POSTGRES || RUN_KAFKA)) ||
+    die "--skip-redis and --skip-postgres without --kafka leave nothing to measure"
 
 require() {
     local tool
@@ -121,6 +151,7 @@ require() {
 require awk sha1sum sort
 ((RUN_REDIS)) && require redis-cli redis-benchmark
 ((RUN_POSTGRES)) && require psql pgbench
+((RUN_KAFKA)) && require cargo sed
 
 RUN_ID="$(date -u +%Y%m%d%H%M%S)_$$"
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/onsale-engine-ceilings.XXXXXX")"
@@ -423,10 +454,74 @@ SQL
     done
 }
 
+# Prints the value of field $2 of the one-line JSON object in file $1, without quotes. The
+# kafka_round_trip example prints flat objects with no spaces, such as {"acks":"all","lost":0}.
+json_field() {
+    sed -n -E "s/.*\"$2\":(\"([^\"]*)\"|([^,}]*)).*/\2\3/p" "$1"
+}
+
+# Runs the kafka_round_trip example against --kafka with the arguments after $1, and writes its
+# JSON into the file $1. Its messages go to stderr.
+run_kafka_round_trip() {
+    local output="$1"
+    shift
+    (cd "$REPO_ROOT" && cargo run -q -p onsale-origin --example kafka_round_trip -- \
+        --brokers "$KAFKA_ADDRESS" "${KAFKA_TOPIC_OPTIONS[@]}" "$@") > "$output" ||
+        die "the kafka_round_trip example failed (arguments: $*); its messages are above"
+}
+
+# Appends the figures in the example's JSON file $1 to the arrays named <$2>_PER_S, <$2>_P50,
+# <$2>_P90, <$2>_P99 and <$2>_MAX.
+read_kafka_figures() {
+    local file="$1"
+    local -n per_second="${2}_PER_S" p50="${2}_P50" p90="${2}_P90" p99="${2}_P99" max="${2}_MAX"
+    per_second+=("$(json_field "$file" end_to_end_per_s)")
+    p50+=("$(json_field "$file" latency_p50_ms)")
+    p90+=("$(json_field "$file" latency_p90_ms)")
+    p99+=("$(json_field "$file" latency_p99_ms)")
+    max+=("$(json_field "$file" latency_max_ms)")
+}
+
+KAFKA_LATENCY_PER_S=() KAFKA_LATENCY_P50=() KAFKA_LATENCY_P90=() KAFKA_LATENCY_P99=() KAFKA_LATENCY_MAX=()
+KAFKA_PUBLISH_PER_S=() KAFKA_PUBLISH_P50=() KAFKA_PUBLISH_P90=() KAFKA_PUBLISH_P99=() KAFKA_PUBLISH_MAX=()
+KAFKA_MAX_RATE_PER_S=() KAFKA_MAX_RATE_P50=() KAFKA_MAX_RATE_P90=() KAFKA_MAX_RATE_P99=() KAFKA_MAX_RATE_MAX=()
+# The first runs' JSON, for the settings that every run shares.
+KAFKA_LATENCY_SETTINGS="$WORK_DIR/kafka_latency_r1.json"
+KAFKA_PUBLISH_SETTINGS="$WORK_DIR/kafka_publish_r1.json"
+
+measure_kafka() {
+    log "building the kafka_round_trip example with cargo (a first build of onsale-origin takes minutes)"
+    (cd "$REPO_ROOT" && cargo build -q -p onsale-origin --example kafka_round_trip) ||
+        die "building the kafka_round_trip example failed"
+
+    local run file
+    for ((run = 1; run <= RUNS; run++)); do
+        log "Kafka round trip, acks=all and linger.ms=0, run $run of $RUNS: $KAFKA_MESSAGES messages at $KAFKA_RATE/s"
+        file="$WORK_DIR/kafka_latency_r$run.json"
+        run_kafka_round_trip "$file" --producer latency --messages "$KAFKA_MESSAGES" --rate "$KAFKA_RATE"
+        read_kafka_figures "$file" KAFKA_LATENCY
+
+        log "Kafka round trip, the origin's seat-change producer settings, run $run of $RUNS: $KAFKA_MESSAGES messages at $KAFKA_RATE/s"
+        file="$WORK_DIR/kafka_publish_r$run.json"
+        run_kafka_round_trip "$file" --producer publish --messages "$KAFKA_MESSAGES" --rate "$KAFKA_RATE"
+        read_kafka_figures "$file" KAFKA_PUBLISH
+
+        log "Kafka at the maximum rate, acks=all and linger.ms=0, run $run of $RUNS: $KAFKA_MAX_RATE_MESSAGES messages"
+        file="$WORK_DIR/kafka_max_rate_r$run.json"
+        run_kafka_round_trip "$file" --producer latency --messages "$KAFKA_MAX_RATE_MESSAGES" --max-rate
+        read_kafka_figures "$file" KAFKA_MAX_RATE
+    done
+}
+
 STARTED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 LOAD_AT_START="$(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null || echo unknown)"
 ((RUN_REDIS)) && measure_redis
 ((RUN_POSTGRES)) && measure_postgres
+if ((RUN_KAFKA)); then
+    measure_kafka
+else
+    log "no --kafka HOST:PORT or ONSALE_BENCH_KAFKA given, so the Kafka measurements are skipped"
+fi
 FINISHED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 LOAD_AT_END="$(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null || echo unknown)"
 
@@ -454,6 +549,18 @@ json_measurement() {
         "$1" "$(json_numbers "${per_second[@]}")"
 }
 
+# Prints the JSON fields <$1>_per_s, <$1>_p50_ms, <$1>_p90_ms, <$1>_p99_ms, <$1>_max_ms,
+# <$1>_runs_per_s and <$1>_runs_p99_ms from the arrays named <$2>_PER_S, <$2>_P50, <$2>_P90,
+# <$2>_P99 and <$2>_MAX, followed by a comma.
+json_kafka_measurement() {
+    local -n per_second="${2}_PER_S" p50="${2}_P50" p90="${2}_P90" p99="${2}_P99" max="${2}_MAX"
+    printf '"%s_per_s": %s, "%s_p50_ms": %s, "%s_p90_ms": %s, "%s_p99_ms": %s, "%s_max_ms": %s, ' \
+        "$1" "$(median "${per_second[@]}")" "$1" "$(median "${p50[@]}")" "$1" "$(median "${p90[@]}")" \
+        "$1" "$(median "${p99[@]}")" "$1" "$(median "${max[@]}")"
+    printf '"%s_runs_per_s": %s, "%s_runs_p99_ms": %s, ' "$1" "$(json_numbers "${per_second[@]}")" \
+        "$1" "$(json_numbers "${p99[@]}")"
+}
+
 # The table for people, on stderr.
 {
     echo
@@ -471,12 +578,23 @@ json_measurement() {
         table_row "postgresql $PG_VERSION" "order_seats INSERT, $SEATS_PER_ORDER rows/commit, $PG_CLIENTS clients (rows)" \
             PG_ROWS PG_P50 PG_P99
     fi
+    if ((RUN_KAFKA)); then
+        table_row kafka "round trip, acks=all, linger.ms=0, $KAFKA_RATE/s (messages)" \
+            KAFKA_LATENCY_PER_S KAFKA_LATENCY_P50 KAFKA_LATENCY_P99
+        table_row kafka "round trip, seat-change producer, $KAFKA_RATE/s (messages)" \
+            KAFKA_PUBLISH_PER_S KAFKA_PUBLISH_P50 KAFKA_PUBLISH_P99
+        table_row kafka "maximum rate, acks=all, linger.ms=0 (messages)" \
+            KAFKA_MAX_RATE_PER_S KAFKA_MAX_RATE_P50 KAFKA_MAX_RATE_P99
+    fi
     if ((RUN_REDIS)); then
         echo "Share of the holds that took their seats, per run: ${HOLD_SUCCESS[*]}; pipelined: ${HOLD_PIPELINED_SUCCESS[*]}."
         echo "Redis latencies are redis-benchmark's, per request; a pipelined request waits for its whole pipeline."
     fi
     if ((RUN_POSTGRES)); then
         echo "PostgreSQL latencies are per transaction, with fsync=$PG_FSYNC, wal_sync_method=$PG_WAL_SYNC_METHOD, synchronous_commit=on."
+    fi
+    if ((RUN_KAFKA)); then
+        echo "Kafka latencies are from send to receive per message, with fetch.wait.max.ms=$(json_field "$KAFKA_LATENCY_SETTINGS" fetch_wait_max_ms); per second is messages received from the first send to the last receive."
     fi
 } >&2
 
@@ -506,6 +624,26 @@ json_measurement() {
             "$SEATS_PER_ORDER" "$PG_SECONDS" "$(median "${PG_TPS[@]}")"
         printf '"seat_rows_per_s": %s, "seat_rows_runs_per_s": %s, "transaction_p50_ms": %s, "transaction_p99_ms": %s}' \
             "$(median "${PG_ROWS[@]}")" "$(json_numbers "${PG_ROWS[@]}")" "$(median "${PG_P50[@]}")" "$(median "${PG_P99[@]}")"
+    else
+        printf 'null'
+    fi
+    printf ', "kafka": '
+    if ((RUN_KAFKA)); then
+        printf '{"brokers": %s, "messages": %d, "rate_per_s": %d, "message_bytes": %s, "partitions": %s, ' \
+            "$(json_string "$KAFKA_ADDRESS")" "$KAFKA_MESSAGES" "$KAFKA_RATE" \
+            "$(json_field "$KAFKA_LATENCY_SETTINGS" message_bytes)" "$(json_field "$KAFKA_LATENCY_SETTINGS" partitions)"
+        printf '"fetch_wait_max_ms": %s, "fetch_min_bytes": %s, "isolation_level": %s, ' \
+            "$(json_field "$KAFKA_LATENCY_SETTINGS" fetch_wait_max_ms)" "$(json_field "$KAFKA_LATENCY_SETTINGS" fetch_min_bytes)" \
+            "$(json_string "$(json_field "$KAFKA_LATENCY_SETTINGS" isolation_level)")"
+        printf '"round_trip_acks": %s, "round_trip_linger_ms": %s, ' \
+            "$(json_string "$(json_field "$KAFKA_LATENCY_SETTINGS" acks)")" "$(json_field "$KAFKA_LATENCY_SETTINGS" linger_ms)"
+        json_kafka_measurement round_trip KAFKA_LATENCY
+        printf '"publish_acks": %s, "publish_linger_ms": %s, "publish_compression": %s, ' \
+            "$(json_string "$(json_field "$KAFKA_PUBLISH_SETTINGS" acks)")" "$(json_field "$KAFKA_PUBLISH_SETTINGS" linger_ms)" \
+            "$(json_string "$(json_field "$KAFKA_PUBLISH_SETTINGS" compression)")"
+        json_kafka_measurement publish_round_trip KAFKA_PUBLISH
+        json_kafka_measurement max_rate KAFKA_MAX_RATE
+        printf '"max_rate_messages": %d}' "$KAFKA_MAX_RATE_MESSAGES"
     else
         printf 'null'
     fi

@@ -44,8 +44,10 @@ pub struct Admitter {
     owner: String,
 }
 
-/// Rate state of one queue whose lease this instance holds.
-struct Bucket {
+/// Rate state of one queue whose lease this instance holds. Public with hidden docs only for the
+/// admission_tick benchmark, which calls [`Admitter::tick_event`] itself.
+#[doc(hidden)]
+pub struct Bucket {
     allowance: f64,
     last_tick: Instant,
     /// Admissions of the last seconds, for the measured rate shown in ETAs.
@@ -56,6 +58,13 @@ struct Bucket {
 impl Bucket {
     fn new(now: Instant) -> Self {
         Self { allowance: 0.0, last_tick: now, recent: VecDeque::new(), last_reported: now }
+    }
+
+    /// Sets the admissions saved up for the next tick. Only the admission_tick benchmark calls
+    /// it, so that every tick it times admits the same number of fans.
+    #[doc(hidden)]
+    pub fn set_allowance(&mut self, admissions: f64) {
+        self.allowance = admissions;
     }
 
     fn measured_rate(&mut self, now: Instant) -> f64 {
@@ -123,8 +132,11 @@ impl Admitter {
         tracing::info!(admitter.owner = %self.owner, "admitter stopped");
     }
 
-    /// One tick for one queue. Returns the bucket to keep, or `None` without the lease.
-    async fn tick_event(&self, event: EventId, bucket: Option<Bucket>) -> Option<Bucket> {
+    /// Runs one tick for one queue. Returns the bucket to keep, or `None` without the lease.
+    /// [`Admitter::run`] calls it. It is public, with hidden docs, only for the admission_tick
+    /// benchmark.
+    #[doc(hidden)]
+    pub async fn tick_event(&self, event: EventId, bucket: Option<Bucket>) -> Option<Bucket> {
         match self.store.acquire_lease(event, &self.owner, self.config.lease_ttl).await {
             Ok(true) => {}
             Ok(false) => return None,

@@ -90,21 +90,53 @@ pub struct KafkaLog {
 impl KafkaLog {
     pub fn new(config: &KafkaConfig, failures: mpsc::Sender<FailedDelivery>) -> anyhow::Result<Self> {
         check_tls_support(config)?;
-        let fast = base_config(config)
-            .set("acks", "1")
-            .set("linger.ms", "1")
-            .set("queue.buffering.max.messages", config.queue_max_messages.to_string())
-            .set("message.timeout.ms", config.message_timeout.as_millis().to_string())
-            .set("compression.type", "lz4")
-            .create_with_context(DeliveryContext { failures })?;
-        let reliable = base_config(config)
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "2")
-            .set("message.timeout.ms", "15000")
-            .create()?;
+        let fast = publish_producer_config(config).create_with_context(DeliveryContext { failures })?;
+        let reliable = send_producer_config(config).create()?;
         Ok(Self { config: config.clone(), fast, reliable })
     }
+}
+
+/// Settings of the producer behind [`EventLog::publish`]: one acknowledgement, short linger, a
+/// bounded local queue.
+pub fn publish_producer_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = base_config(config);
+    client
+        .set("acks", "1")
+        .set("linger.ms", "1")
+        .set("queue.buffering.max.messages", config.queue_max_messages.to_string())
+        .set("message.timeout.ms", config.message_timeout.as_millis().to_string())
+        .set("compression.type", "lz4");
+    client
+}
+
+/// Settings of the producer behind [`EventLog::send`]: every in-sync replica acknowledges,
+/// idempotent.
+pub fn send_producer_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = base_config(config);
+    client
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "2")
+        .set("message.timeout.ms", "15000");
+    client
+}
+
+/// Settings of the consumers that [`EventLog::subscribe`] creates, in consumer group `group`.
+pub fn consumer_config(config: &KafkaConfig, group: &str) -> ClientConfig {
+    let mut client = base_config(config);
+    client
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        // Fetch as soon as any byte is there: bitmap staleness is the consumer's wait plus lag.
+        .set("fetch.wait.max.ms", "10")
+        .set("fetch.min.bytes", "1")
+        // We write no transactions, so this reads the same messages as read_committed on
+        // Kafka. tansu 0.6 on PostgreSQL 15 fails the query behind read_committed's offsets.
+        .set("isolation.level", "read_uncommitted");
+    client
 }
 
 fn unavailable(err: KafkaError) -> LogError {
@@ -147,20 +179,7 @@ impl EventLog for KafkaLog {
     }
 
     async fn subscribe(&self, group: &str, topic: &str) -> Result<Box<dyn LogConsumer>, LogError> {
-        let consumer: StreamConsumer = base_config(&self.config)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000")
-            // Fetch as soon as any byte is there: bitmap staleness is the consumer's wait plus lag.
-            .set("fetch.wait.max.ms", "10")
-            .set("fetch.min.bytes", "1")
-            // We write no transactions, so this reads the same messages as read_committed on
-            // Kafka. tansu 0.6 on PostgreSQL 15 fails the query behind read_committed's offsets.
-            .set("isolation.level", "read_uncommitted")
-            .create()
-            .map_err(unavailable)?;
+        let consumer: StreamConsumer = consumer_config(&self.config, group).create().map_err(unavailable)?;
         consumer.subscribe(&[topic]).map_err(unavailable)?;
         Ok(Box::new(KafkaConsumer { consumer: Arc::new(consumer), topic: topic.to_owned() }))
     }

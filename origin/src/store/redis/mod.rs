@@ -31,7 +31,7 @@ mod holds;
 mod queue;
 mod scripts;
 
-pub use scripts::hold_script_source;
+pub use scripts::{admit_script_source, hold_script_source};
 
 use std::time::Duration;
 

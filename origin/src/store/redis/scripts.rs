@@ -354,9 +354,14 @@ return {state, rank or -1}
 /// KEYS: 1 queue, 2 lease, 3 queue meta, 4.. admissions (one per fan).
 /// ARGV: 1 lease owner, 2 token TTL ms, then pairs of fan and token, in KEYS order.
 /// Returns `{"lost"}` without the lease, `{"idle", state}` unless open, or `{"ok", admitted}`.
-pub static ADMIT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
+pub static ADMIT: LazyLock<Script> = LazyLock::new(|| Script::new(ADMIT_SOURCE));
+
+/// Returns the Lua source of [`ADMIT`], byte for byte as the store loads it.
+pub fn admit_script_source() -> &'static str {
+    ADMIT_SOURCE
+}
+
+const ADMIT_SOURCE: &str = r#"
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return {'lost'}
 end
@@ -375,9 +380,7 @@ for i = 4, #KEYS do
 end
 redis.call('HINCRBY', KEYS[3], 'admitted', admitted)
 return {'ok', admitted}
-"#,
-    )
-});
+"#;
 
 /// Takes or renews the admitter lease of one queue.
 ///
