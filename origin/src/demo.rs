@@ -50,8 +50,10 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 /// Longest wait for sold seats that the hold store still shows held to be marked sold: the
 /// confirmation's claim on a hold (120 s), after which the expiry worker marks them, plus a margin.
 const MARKING_LIMIT: Duration = Duration::from_secs(150);
-/// Pause between two reads of the operator figures while waiting.
+/// Pause between two reads of the queue and sale counters while waiting.
 const STATS_POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Pause between two reads of the full figures, which read every sold seat.
+const MARKING_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -314,17 +316,25 @@ pub(crate) async fn wait_after_sale(
     before: &EventStats,
     args: &DemoArgs,
 ) -> Option<EventStats> {
-    let mut latest = wait_for_emails(client, event, args.timeout).await;
+    wait_for_emails(client, event, args.timeout).await;
     if args.wait_for_expiry
         && tally.holds_left_to_expire > 0
         && let Some(latest_expiry) = tally.latest_expiry
     {
         let until_expiry = (latest_expiry - chrono::Utc::now()).to_std().unwrap_or_default();
         let expected = before.holds_expired + tally.holds_left_to_expire;
-        if let Some(stats) = wait_for_expiry(client, event, expected, until_expiry + EXPIRY_MARGIN).await {
-            latest = Some(stats);
-        }
+        wait_for_expiry(client, event, expected, until_expiry + EXPIRY_MARGIN).await;
     }
+
+    // The full figures read every sold seat for the oversell checks, so they are read once,
+    // at the end, and again only while sold seats wait to be marked sold.
+    let mut latest = match client.stats(event).await {
+        Ok(stats) => Some(stats),
+        Err(err) => {
+            tracing::warn!(event.id = %event, cause = %err, "reading the sale's figures failed");
+            None
+        }
+    };
     if latest.as_ref().is_some_and(|stats| stats.sold_marking_pending > 0)
         && let Some(stats) = wait_for_marking(client, event, MARKING_LIMIT).await
     {
@@ -333,40 +343,38 @@ pub(crate) async fn wait_after_sale(
     latest
 }
 
-/// Reads the operator figures until every sold seat's ticket is emailed or `limit` passes.
-/// Returns the last figures read, or `None` if none could be read.
-async fn wait_for_emails(client: &ApiClient, event: EventId, limit: Duration) -> Option<EventStats> {
+/// Reads the queue and sale counters until every sold seat's ticket is emailed or `limit`
+/// passes.
+async fn wait_for_emails(client: &ApiClient, event: EventId, limit: Duration) {
     let deadline = Instant::now() + limit;
-    let mut latest: Option<EventStats> = None;
     let mut next_log = Instant::now();
     loop {
-        match client.stats(event).await {
-            Ok(stats) => {
-                if stats.tickets_emailed >= stats.seats_sold {
-                    return Some(stats);
+        match client.queue_figures(event).await {
+            Ok(figures) => {
+                if figures.tickets_emailed >= figures.seats_sold {
+                    return;
                 }
                 if Instant::now() >= next_log {
                     tracing::info!(
                         event.id = %event,
-                        tickets_emailed = stats.tickets_emailed,
-                        seats_sold = stats.seats_sold,
+                        tickets_emailed = figures.tickets_emailed,
+                        seats_sold = figures.seats_sold,
                         "waiting for ticket emails"
                     );
                     next_log = Instant::now() + Duration::from_secs(5);
                 }
-                latest = Some(stats);
             }
             Err(err) => tracing::warn!(event.id = %event, cause = %err, "reading the sale's figures failed"),
         }
         if Instant::now() >= deadline {
             tracing::warn!(event.id = %event, limit_ms = limit.as_millis() as u64, "ticket emails did not catch up in time");
-            return latest;
+            return;
         }
         tokio::time::sleep(STATS_POLL_INTERVAL).await;
     }
 }
 
-/// Reads the operator figures until no sold seat is left to mark sold in the hold store, or
+/// Reads the full figures until no sold seat is left to mark sold in the hold store, or
 /// `limit` passes. A confirmation whose marking failed leaves its seats held until the
 /// expiry worker marks them. Returns the last figures read, or `None` if none could be read.
 async fn wait_for_marking(client: &ApiClient, event: EventId, limit: Duration) -> Option<EventStats> {
@@ -386,30 +394,30 @@ async fn wait_for_marking(client: &ApiClient, event: EventId, limit: Duration) -
         if Instant::now() >= deadline {
             return latest;
         }
-        tokio::time::sleep(STATS_POLL_INTERVAL).await;
+        tokio::time::sleep(MARKING_POLL_INTERVAL).await;
     }
 }
 
-/// Reads the operator figures until `holds_expired` reaches `expected` or `limit` passes.
-/// Returns the last figures read, or `None` if none could be read.
-async fn wait_for_expiry(client: &ApiClient, event: EventId, expected: u64, limit: Duration) -> Option<EventStats> {
+/// Reads the queue and sale counters until `holds_expired` reaches `expected` or `limit`
+/// passes.
+async fn wait_for_expiry(client: &ApiClient, event: EventId, expected: u64, limit: Duration) {
     tracing::info!(event.id = %event, holds_expired.expected = expected, limit_ms = limit.as_millis() as u64, "waiting for abandoned holds to expire");
     let deadline = Instant::now() + limit;
-    let mut latest: Option<EventStats> = None;
+    let mut latest = None;
     loop {
-        match client.stats(event).await {
-            Ok(stats) if stats.holds_expired >= expected => return Some(stats),
-            Ok(stats) => latest = Some(stats),
+        match client.queue_figures(event).await {
+            Ok(figures) if figures.holds_expired >= expected => return,
+            Ok(figures) => latest = Some(figures.holds_expired),
             Err(err) => tracing::warn!(event.id = %event, cause = %err, "reading the sale's figures failed"),
         }
         if Instant::now() >= deadline {
             tracing::warn!(
                 event.id = %event,
-                holds_expired = latest.as_ref().map(|stats| stats.holds_expired),
+                holds_expired = latest,
                 holds_expired.expected = expected,
                 "abandoned holds did not all expire in time"
             );
-            return latest;
+            return;
         }
         tokio::time::sleep(STATS_POLL_INTERVAL).await;
     }

@@ -247,6 +247,23 @@ pub struct EventStats {
     pub sold_marking_pending: u64,
 }
 
+/// The counters of one event's queue and sale, cheap enough to read several times a second
+/// (`GET /api/v1/admin/events/{id}/queue`). [`EventStats`] adds the oversell checks, which read
+/// every sold seat.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QueueFigures {
+    pub event_id: EventId,
+    pub queue_state: QueueState,
+    pub rate_per_second: u32,
+    pub waiting: u64,
+    pub admitted: u64,
+    pub holds_expired: u64,
+    pub seats_unavailable_in_bitmap: u32,
+    pub orders: u64,
+    pub seats_sold: u64,
+    pub tickets_emailed: u64,
+}
+
 /// How long an event's tickets took to reach the fans' inboxes
 /// (`GET /api/v1/admin/events/{id}/deliveries`): from the order's commit to the ticket's email,
 /// over every emailed ticket of the event.

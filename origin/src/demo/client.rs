@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use onsale_shared::api::{
     API_PREFIX, ConfirmRequest, EventDetail, EventList, EventStats, FAN_SESSION_HEADER, FanSession, HoldRequest,
-    HoldResponse, OrderView, QueueControl, QueueStatus, SEAT_COUNT_HEADER, SeatMap, TicketDeliveries,
+    HoldResponse, OrderView, QueueControl, QueueFigures, QueueStatus, SEAT_COUNT_HEADER, SeatMap, TicketDeliveries,
 };
 use onsale_shared::{ErrorCode, EventId, HoldId, SeatBitmap, SeatIndex};
 
@@ -433,6 +433,12 @@ impl ApiClient {
     /// `GET /admin/events/{id}/stats`: the sale's figures.
     pub async fn stats(&self, event: EventId) -> Result<EventStats, CallError> {
         let request = self.admin(self.http.get(self.url(&format!("/admin/events/{event}/stats"))));
+        self.send_json(Operation::Stats, request).await
+    }
+
+    /// `GET /admin/events/{id}/queue`: the queue and sale counters, without the oversell checks.
+    pub async fn queue_figures(&self, event: EventId) -> Result<QueueFigures, CallError> {
+        let request = self.admin(self.http.get(self.url(&format!("/admin/events/{event}/queue"))));
         self.send_json(Operation::Stats, request).await
     }
 

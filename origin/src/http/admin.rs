@@ -7,7 +7,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 
-use onsale_shared::api::{EventStats, QueueAction, QueueControl, QueueState, TicketDeliveries};
+use onsale_shared::api::{EventStats, QueueAction, QueueControl, QueueFigures, QueueState, TicketDeliveries};
 use onsale_shared::{ErrorCode, EventId, SeatBitmap, SeatIndex};
 
 use super::extract::{ApiJson, EventPath};
@@ -16,7 +16,7 @@ use crate::store::SeatState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/admin/events/{event_id}/queue", post(control_queue))
+        .route("/admin/events/{event_id}/queue", post(control_queue).get(queue_figures))
         .route("/admin/events/{event_id}/stats", get(stats))
         .route("/admin/events/{event_id}/deliveries", get(deliveries))
 }
@@ -99,6 +99,36 @@ async fn stats(
     EventPath(event): EventPath,
 ) -> ApiResult<axum::Json<EventStats>> {
     collect_stats(&state, event).await.map(axum::Json)
+}
+
+/// The queue and sale counters without the oversell checks, for polling during a sale.
+async fn queue_figures(
+    State(state): State<AppState>,
+    _operator: Operator,
+    EventPath(event): EventPath,
+) -> ApiResult<axum::Json<QueueFigures>> {
+    let info = state
+        .catalog
+        .event(event)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::EventNotFound).details(serde_json::json!({ "event_id": event })))?;
+    let meta = state.store.queue_meta(event, state.default_queue_state()).await?;
+    let holds = state.store.hold_stats(event).await?;
+    let raw_bitmap = state.store.bitmap(event).await?.unwrap_or_default();
+    let bitmap = SeatBitmap::from_bytes(info.seat_count, &raw_bitmap).map_err(ApiError::internal)?;
+    let sale = state.db.sale_counts(event).await?;
+    Ok(axum::Json(QueueFigures {
+        event_id: event,
+        queue_state: meta.state,
+        rate_per_second: meta.rate.unwrap_or(state.sale.admission_rate),
+        waiting: meta.waiting + meta.prequeued,
+        admitted: meta.admitted,
+        holds_expired: holds.holds_expired,
+        seats_unavailable_in_bitmap: bitmap.count_unavailable(),
+        orders: sale.orders,
+        seats_sold: sale.seats_sold,
+        tickets_emailed: sale.tickets_emailed,
+    }))
 }
 
 /// Ticket delivery times of the event: from each order's commit to each ticket's email.

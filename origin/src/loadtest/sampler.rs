@@ -44,7 +44,7 @@ pub async fn sample(
             _ = ticker.tick() => {}
         }
         let sent = sale_started.elapsed();
-        let Ok(stats) = client.stats(event).await else {
+        let Ok(stats) = client.queue_figures(event).await else {
             continue;
         };
         let received = sale_started.elapsed();

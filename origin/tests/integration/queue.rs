@@ -324,3 +324,27 @@ async fn operator_api_needs_the_admin_token() {
     let stats: serde_json::Value = response.json().await.unwrap();
     assert_eq!(stats["rate_per_second"], 250);
 }
+
+#[tokio::test]
+async fn queue_figures_count_waiting_fans() {
+    let app = TestApp::start().await;
+    let event = app.create_event(10).await;
+    assert_eq!(admin(&app, event, serde_json::json!({ "action": "open", "rate_per_second": 1 })).await.status(), 200);
+    for _ in 0..3 {
+        let fan = app.fan().await;
+        assert_eq!(join(&app, &fan.session, event).await.status(), 200);
+    }
+    let figures =
+        |token: &'static str| app.http.get(app.url(&format!("/admin/events/{event}/queue"))).bearer_auth(token).send();
+
+    let response = figures("wrong").await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = figures(ADMIN_TOKEN).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let figures: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(figures["queue_state"], "open");
+    assert_eq!(figures["rate_per_second"], 1);
+    assert_eq!(figures["admitted"].as_u64().unwrap() + figures["waiting"].as_u64().unwrap(), 3, "{figures}");
+    assert_eq!(figures["seats_sold"], 0);
+    assert!(figures.get("sold_not_marked").is_none(), "the oversell checks stay in /stats: {figures}");
+}
