@@ -64,6 +64,7 @@ contract_tests!(
     expire_leaves_seats_taken_since,
     due_holds_are_oldest_first,
     claim_keeps_live_hold,
+    claimed_seats_outlive_the_claim,
     claim_retakes_freed_seats,
     claim_reports_conflicts,
     claim_detects_rebound_nonce,
@@ -475,6 +476,25 @@ async fn claim_keeps_live_hold(store: SharedStore) {
     let order = OrderId::random();
     let sold = store.mark_sold(event, &record, order, LONG_TTL).await.unwrap();
     assert_eq!(version_of(&sold, 4), version_of(&held, 4) + 1, "a claim of held seats changes no version");
+}
+
+async fn claimed_seats_outlive_the_claim(store: SharedStore) {
+    let event = random_event();
+    let (record, _) = hold_free(&store, event, &Buyer::new(), &seats(&[6, 7]), LONG_TTL).await;
+    let outcome = store.claim_for_sale(event, &record, SHORT_TTL).await.unwrap();
+    assert_eq!(outcome, ClaimOutcome::Claimed { retaken: Vec::new() });
+
+    // Past the claim, the hold is due, but its seats stay held until the expiry worker has
+    // checked OrderDB: a sale whose marking failed must not look free meanwhile.
+    tokio::time::sleep(PAST_SHORT_TTL).await;
+    assert_eq!(store.due_holds(event, 10).await.unwrap(), [record.hold]);
+    let claimed = SeatState::Held(record.hold);
+    assert_eq!(states(&store, event, &[6, 7]).await, [claimed, claimed]);
+
+    // With no order, the expiry frees them.
+    let freed = expire_due(&store, event, &record).await;
+    assert_eq!(seats_of(&freed), seats(&[6, 7]));
+    assert_eq!(states(&store, event, &[6, 7]).await, [SeatState::Free, SeatState::Free]);
 }
 
 async fn claim_retakes_freed_seats(store: SharedStore) {
