@@ -26,7 +26,7 @@ state="$repo/var/loadtest"
 database=onsale_loadtest
 mkdir -p "$state"
 
-# Every fan in flight holds a socket in each process; raise the open-file limit to the maximum.
+# Every fan in flight keeps a socket open in each process, so raise the open-file limit to the maximum.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 bash scripts/services.sh start

@@ -47,8 +47,8 @@ use seats::SeatPicker;
 const PLATFORM_ADMIN_TOKEN_ENV: &str = "ONSALE_ADMIN_TOKEN";
 /// Time the expiry worker and the operator figures get, past the latest hold expiry, to count it.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
-/// Longest wait for sold seats that the hold store still shows held to be marked sold: the
-/// confirmation's claim on a hold (120 s), after which the expiry worker marks them, plus a margin.
+/// Maximum wait for sold seats that the hold store still shows held to be marked sold. The
+/// expiry worker marks them when the confirmation's claim (120 s) runs out; 30 s is a margin.
 const MARKING_LIMIT: Duration = Duration::from_secs(150);
 /// Pause between two reads of the queue and sale counters while waiting.
 const STATS_POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -231,7 +231,7 @@ pub(crate) fn check_shares(args: &DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The operator API's token: --admin-token, or ONSALE_ADMIN_TOKEN.
+/// Returns the operator API's token: --admin-token, or ONSALE_ADMIN_TOKEN.
 pub(crate) fn admin_token(args: &DemoArgs) -> anyhow::Result<Secret> {
     args.admin_token
         .clone()

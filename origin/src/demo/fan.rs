@@ -25,7 +25,7 @@ const MAX_REQUEST_ATTEMPTS: u32 = 5;
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Pause between two reads of the bitmap while a fan waits to see its held seats on it.
 const STALENESS_POLL_INTERVAL: Duration = Duration::from_millis(5);
-/// Longest wait for held seats to show on the bitmap before the probe counts a miss.
+/// Maximum wait for held seats to show on the bitmap before the probe counts a miss.
 const STALENESS_LIMIT: Duration = Duration::from_secs(10);
 
 /// A fan's choice once its seats are held.

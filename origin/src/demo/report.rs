@@ -84,7 +84,7 @@ pub struct Latencies {
 }
 
 impl Latencies {
-    /// The rows to print: the request kinds that were timed at least once.
+    /// Returns the rows to print: the request kinds that were timed at least once.
     pub fn rows(&self) -> Vec<(&'static str, LatencySummary)> {
         [
             ("join", self.join),

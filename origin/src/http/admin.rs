@@ -101,7 +101,7 @@ async fn stats(
     collect_stats(&state, event).await.map(axum::Json)
 }
 
-/// The queue and sale counters without the oversell checks, for polling during a sale.
+/// Returns the queue and sale counters without the oversell checks, for polling during a sale.
 async fn queue_figures(
     State(state): State<AppState>,
     _operator: Operator,
