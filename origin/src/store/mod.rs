@@ -24,11 +24,6 @@ use onsale_shared::{EventId, FanId, HoldId, OrderId, SeatIndex};
 
 pub use model::*;
 
-/// How long a claimed hold's seat keys and nonce outlive the claim itself. The expiry worker
-/// takes the hold up when the claim runs out, finds its order in OrderDB if marking the seats
-/// sold failed, and marks them sold then. Until it has, the seats must not look free to a new
-/// hold, so their keys last this much longer than the claim.
-pub const CLAIM_KEY_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 pub use redis::{EventKeys, RedisConnection, RedisStore};
 
 /// A failure of the store itself, never of the request.

@@ -485,7 +485,7 @@ async fn claimed_seats_outlive_the_claim(store: SharedStore) {
     assert_eq!(outcome, ClaimOutcome::Claimed { retaken: Vec::new() });
 
     // Past the claim, the hold is due, but its seats stay held until the expiry worker has
-    // checked OrderDB: a sale whose marking failed must not look free meanwhile.
+    // checked OrderDB, however late it runs: a sale whose marking failed must not look free.
     tokio::time::sleep(PAST_SHORT_TTL).await;
     assert_eq!(store.due_holds(event, 10).await.unwrap(), [record.hold]);
     let claimed = SeatState::Held(record.hold);

@@ -11,8 +11,8 @@ use onsale_shared::{EventId, FanId, HoldId, OrderId, SeatIndex};
 use super::expiring::ExpiringMap;
 use super::{HOLD_RECORD_GRACE, MemoryStore, Now, expiring_ttl_ms, millis};
 use crate::store::{
-    CLAIM_KEY_GRACE, ClaimOutcome, ExpireOutcome, HoldAttempt, HoldOutcome, HoldRecord, HoldStats, HoldStore,
-    ReleaseOutcome, SeatState, SeatVersion, StoreResult,
+    ClaimOutcome, ExpireOutcome, HoldAttempt, HoldOutcome, HoldRecord, HoldStats, HoldStore, ReleaseOutcome, SeatState,
+    SeatVersion, StoreResult,
 };
 
 /// The value of a seat key or a nonce binding: `h:<hold id>` or `s:<order id>` in Redis.
@@ -237,16 +237,16 @@ impl HoldState {
         }
 
         let expires_at_ms = now.ms_after(expiring_ttl_ms(ttl, "claim")?);
-        let keys_expire_at_ms = now.ms_after(expiring_ttl_ms(ttl + CLAIM_KEY_GRACE, "claim")?);
         let mut retaken = Vec::new();
         for &seat in &record.seats {
             let was_free = !self.seats.contains(&seat, now.ms);
-            self.seats.insert(seat, binding, Some(keys_expire_at_ms));
+            // No expiry: only the expiry worker frees a claimed seat, after checking OrderDB.
+            self.seats.insert(seat, binding, None);
             if was_free {
                 retaken.push(self.seat_version(seat));
             }
         }
-        self.nonces.insert(record.nonce.clone(), binding, Some(keys_expire_at_ms));
+        self.nonces.insert(record.nonce.clone(), binding, None);
         self.by_expiry.insert(record.hold, expires_at_ms);
         if let Some(stored) = self.records.get_mut(&record.hold, now.ms) {
             stored.expired = false;

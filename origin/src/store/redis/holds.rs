@@ -10,8 +10,8 @@ use onsale_shared::{EventId, FanId, HoldId, OrderId, SeatIndex};
 use super::scripts::{CLAIM, EXPIRE, HOLD, MARK_SOLD, RELEASE, REPAIR_SOLD};
 use super::{EventKeys, RedisStore, unexpected_reply};
 use crate::store::{
-    CLAIM_KEY_GRACE, ClaimOutcome, ExpireOutcome, HoldAttempt, HoldOutcome, HoldRecord, HoldStats, HoldStore,
-    ReleaseOutcome, SeatState, SeatVersion, StoreError, StoreResult,
+    ClaimOutcome, ExpireOutcome, HoldAttempt, HoldOutcome, HoldRecord, HoldStats, HoldStore, ReleaseOutcome, SeatState,
+    SeatVersion, StoreError, StoreResult,
 };
 
 /// Converts a script reply into strings; Lua integers arrive as Redis integers.
@@ -209,7 +209,7 @@ impl HoldStore for RedisStore {
             record.fan.to_string(),
             ttl_millis(ttl).to_string(),
             record.nonce.clone(),
-            ttl_millis(CLAIM_KEY_GRACE).to_string(),
+            String::new(),
         ];
         let invocation = Self::seat_invocation(&CLAIM, &keys, record.hold, &record.nonce, &record.seats, args);
         let mut conn = self.conn.clone();

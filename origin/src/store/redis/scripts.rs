@@ -164,15 +164,18 @@ return reply
 /// a seat still held by this hold keeps it, a seat freed since (the hold expired) is taken again,
 /// and a seat held or sold by anyone else fails the claim. All or nothing.
 ///
-/// KEYS: as [`HOLD`]. ARGV: 1 hold id, 2 fan, 3 TTL ms for the claim, 4 nonce, 5 ms that the
-/// seat keys and the nonce outlive the claim, 6.. seat indexes.
+/// The claimed seat keys and the nonce get no TTL: once the order may be committed, only the
+/// expiry worker frees them, after it checked OrderDB (a sale whose marking failed must never
+/// look free). The claim's TTL sets when the worker takes the hold up.
+///
+/// KEYS: as [`HOLD`]. ARGV: 1 hold id, 2 fan, 3 TTL ms for the claim, 4 nonce, 5 unused,
+/// 6.. seat indexes.
 /// Returns `{"nonce", binding}` when the nonce now backs another hold or an order,
 /// `{"conflict", seat...}`, or `{"ok", seat, version...}` listing the seats taken again.
 pub static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     seat_script(
         r#"
 local hold_id, ttl = ARGV[1], tonumber(ARGV[3])
-local keep = ttl + tonumber(ARGV[5])
 local value = 'h:' .. hold_id
 local bound = redis.call('GET', KEYS[3])
 if bound and bound ~= value then
@@ -191,13 +194,13 @@ end
 local reply = {'ok'}
 for i = 6, #KEYS do
   local current = redis.call('GET', KEYS[i])
-  redis.call('SET', KEYS[i], value, 'PX', keep)
+  redis.call('SET', KEYS[i], value)
   if not current then
     reply[#reply + 1] = ARGV[i]
     reply[#reply + 1] = tostring(bump(KEYS[4], ARGV[i]))
   end
 end
-redis.call('SET', KEYS[3], value, 'PX', keep)
+redis.call('SET', KEYS[3], value)
 redis.call('ZADD', KEYS[1], now_ms() + ttl, hold_id)
 redis.call('HDEL', KEYS[2], 'expired')
 return reply
