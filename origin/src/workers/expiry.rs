@@ -88,6 +88,9 @@ impl ExpiryWorker {
         let ordered = self.db.orders_of_holds(&due).await?;
         for hold in due {
             let Some(record) = self.store.hold_record(event, hold).await? else {
+                // NOTE: a claimed hold's seat keys have no TTL, so if this worker reaches it only
+                // after its record's grace (1 h) ran out, its seats stay held until an operator
+                // frees them. Nothing frees them here, because the record listing them is gone.
                 self.store.forget_hold(event, hold).await?;
                 continue;
             };
