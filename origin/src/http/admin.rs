@@ -107,6 +107,18 @@ async fn queue_figures(
     _operator: Operator,
     EventPath(event): EventPath,
 ) -> ApiResult<axum::Json<QueueFigures>> {
+    read_counters(&state, event).await.map(|counters| axum::Json(counters.figures))
+}
+
+/// The counters behind [`QueueFigures`] and [`EventStats`].
+struct Counters {
+    figures: QueueFigures,
+    holds_started: u64,
+    seats_sold_twice: u64,
+}
+
+/// Reads the queue meta, the hold counters, the bitmap and OrderDB's sale counts of an event.
+async fn read_counters(state: &AppState, event: EventId) -> ApiResult<Counters> {
     let info = state
         .catalog
         .event(event)
@@ -117,7 +129,7 @@ async fn queue_figures(
     let raw_bitmap = state.store.bitmap(event).await?.unwrap_or_default();
     let bitmap = SeatBitmap::from_bytes(info.seat_count, &raw_bitmap).map_err(ApiError::internal)?;
     let sale = state.db.sale_counts(event).await?;
-    Ok(axum::Json(QueueFigures {
+    let figures = QueueFigures {
         event_id: event,
         queue_state: meta.state,
         rate_per_second: meta.rate.unwrap_or(state.sale.admission_rate),
@@ -128,7 +140,8 @@ async fn queue_figures(
         orders: sale.orders,
         seats_sold: sale.seats_sold,
         tickets_emailed: sale.tickets_emailed,
-    }))
+    };
+    Ok(Counters { figures, holds_started: holds.holds_started, seats_sold_twice: sale.seats_sold_twice })
 }
 
 /// Ticket delivery times of the event: from each order's commit to each ticket's email.
@@ -171,16 +184,7 @@ fn summarize_deliveries(event: EventId, times: &[Option<i64>]) -> TicketDeliveri
 
 /// The sale's figures, from the queue, the hold store, the bitmap and OrderDB.
 pub async fn collect_stats(state: &AppState, event: EventId) -> ApiResult<EventStats> {
-    let info = state
-        .catalog
-        .event(event)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::EventNotFound).details(serde_json::json!({ "event_id": event })))?;
-    let meta = state.store.queue_meta(event, state.default_queue_state()).await?;
-    let holds = state.store.hold_stats(event).await?;
-    let raw_bitmap = state.store.bitmap(event).await?.unwrap_or_default();
-    let bitmap = SeatBitmap::from_bytes(info.seat_count, &raw_bitmap).map_err(ApiError::internal)?;
-    let sale = state.db.sale_counts(event).await?;
+    let Counters { figures, holds_started, seats_sold_twice } = read_counters(state, event).await?;
     let sold: Vec<SeatIndex> = state.db.sold_seats(event).await?.into_iter().map(|(seat, _)| seat).collect();
     let states = state.store.seat_states(event, &sold).await?;
     let free = states.iter().filter(|seat| matches!(seat, SeatState::Free)).count();
@@ -188,17 +192,17 @@ pub async fn collect_stats(state: &AppState, event: EventId) -> ApiResult<EventS
 
     Ok(EventStats {
         event_id: event,
-        queue_state: meta.state,
-        rate_per_second: meta.rate.unwrap_or(state.sale.admission_rate),
-        waiting: meta.waiting + meta.prequeued,
-        admitted: meta.admitted,
-        holds_started: holds.holds_started,
-        holds_expired: holds.holds_expired,
-        seats_unavailable_in_bitmap: bitmap.count_unavailable(),
-        orders: sale.orders,
-        seats_sold: sale.seats_sold,
-        tickets_emailed: sale.tickets_emailed,
-        seats_sold_twice: sale.seats_sold_twice,
+        queue_state: figures.queue_state,
+        rate_per_second: figures.rate_per_second,
+        waiting: figures.waiting,
+        admitted: figures.admitted,
+        holds_started,
+        holds_expired: figures.holds_expired,
+        seats_unavailable_in_bitmap: figures.seats_unavailable_in_bitmap,
+        orders: figures.orders,
+        seats_sold: figures.seats_sold,
+        tickets_emailed: figures.tickets_emailed,
+        seats_sold_twice,
         sold_not_marked: free as u64,
         sold_marking_pending: held as u64,
     })
