@@ -173,7 +173,7 @@ impl Admitter {
             return Ok(());
         }
         let rate = f64::from(meta.rate.unwrap_or(self.config.default_rate));
-        bucket.allowance = (bucket.allowance + rate * elapsed).min(rate * 0.5);
+        bucket.allowance = refill(bucket.allowance, rate, elapsed);
         let wanted = (bucket.allowance.floor() as u64).min(meta.waiting) as usize;
         if wanted == 0 {
             if meta.waiting == 0 {
@@ -211,5 +211,35 @@ impl Admitter {
                 .collect::<Vec<_>>()
         };
         Ok(tokio::task::spawn_blocking(sign).await?)
+    }
+}
+
+/// Adds `rate × elapsed` admissions to the allowance, capped at half a second's worth so that a
+/// stalled tick catches up without a burst. The cap is at least one admission, or a queue set
+/// below 2 fans a second would never admit anyone.
+fn refill(allowance: f64, rate: f64, elapsed: f64) -> f64 {
+    (allowance + rate * elapsed).min((rate * 0.5).max(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refill_caps_at_half_a_second() {
+        assert_eq!(refill(0.0, 5000.0, 0.05), 250.0);
+        assert_eq!(refill(0.0, 5000.0, 3.0), 2500.0);
+        assert_eq!(refill(2400.0, 5000.0, 0.05), 2500.0);
+    }
+
+    #[test]
+    fn refill_reaches_one_at_low_rates() {
+        assert_eq!(refill(0.0, 1.0, 1.0), 1.0);
+        assert_eq!(refill(0.0, 1.0, 60.0), 1.0);
+        let mut allowance = 0.0;
+        for _ in 0..20 {
+            allowance = refill(allowance, 1.0, 0.05);
+        }
+        assert!(allowance >= 1.0, "a second at 1 fan a second adds one admission: {allowance}");
     }
 }
