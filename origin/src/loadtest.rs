@@ -125,6 +125,7 @@ impl LoadtestReport {
         use std::fmt::Write as _;
         let mut out = self.sale.to_table().replacen("onsale demo:", "onsale loadtest:", 1);
         let verdict = out.rfind("\nresult:").map(|at| out.split_off(at + 1)).unwrap_or_default();
+
         let _ = writeln!(out, "{:<26}{}", "arrival", self.arrival);
         let _ = writeln!(out, "{:<26}{}", "concurrency", self.concurrency);
         let _ = writeln!(
@@ -133,6 +134,7 @@ impl LoadtestReport {
             "arrival lag", self.arrival_lag.p50_ms, self.arrival_lag.p99_ms, self.arrival_lag.max_ms
         );
         let _ = writeln!(out, "{:<26}{:.0}", "joins per second", self.joins_per_second);
+
         match &self.admission {
             Some(rate) => {
                 let _ = writeln!(
@@ -249,6 +251,14 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<()> {
         join_only: args.join_only,
     });
     let cpu_before = CpuTimes::read(args.platform_pid);
+    if let Some(pid) = args.platform_pid
+        && cpu_before.as_ref().is_some_and(|times| times.platform.is_none())
+    {
+        tracing::warn!(
+            pid,
+            "--platform-pid names no process whose /proc/<pid>/stat is readable, so the platform's CPU is left out"
+        );
+    }
     let fans_run = run_fans(context, &args, seed, sale_started, &progress).await;
     let cpu = cpu_before
         .zip(CpuTimes::read(args.platform_pid))
@@ -322,7 +332,7 @@ fn progress_bar(fans: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// What the fans did, with the figures of the arrivals themselves.
+/// The fans' tally, with the figures of the arrivals themselves.
 struct FansRun {
     tally: Tally,
     arrival_lag: Latency,
@@ -342,7 +352,6 @@ async fn run_fans(
     let slots = Arc::new(Semaphore::new(args.fans.concurrency));
     let (results, mut finished) = tokio::sync::mpsc::unbounded_channel();
     let arrival = args.arrival;
-    let mut arrival_lag = Latency::default();
     let scheduler = {
         let context = context.clone();
         tokio::spawn(async move {
@@ -377,8 +386,8 @@ async fn run_fans(
         match result {
             Some(result) => {
                 if let Some(joined) = result.joined_at {
-                    first_join = first_join.min(Some(joined)).or(Some(joined));
-                    last_join = last_join.max(Some(joined));
+                    first_join = Some(first_join.map_or(joined, |first| first.min(joined)));
+                    last_join = Some(last_join.map_or(joined, |last| last.max(joined)));
                     joins += 1;
                 }
                 tally.add(result);
@@ -387,10 +396,10 @@ async fn run_fans(
         }
         progress.inc(1);
     }
-    match scheduler.await {
-        Ok(lag) => arrival_lag = lag,
-        Err(err) => tracing::error!(cause = %err, "the fan scheduler panicked"),
-    }
+    let arrival_lag = scheduler.await.unwrap_or_else(|err| {
+        tracing::error!(cause = %err, "the fan scheduler panicked");
+        Latency::default()
+    });
     let joins_per_second = match (first_join, last_join) {
         (Some(first), Some(last)) if last > first => joins as f64 / (last - first).as_secs_f64(),
         _ => 0.0,

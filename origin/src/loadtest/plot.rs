@@ -138,20 +138,8 @@ fn draw(path: &Path, title: &str, y_label: &str, lines: &[Line]) -> anyhow::Resu
 
 #[cfg(test)]
 mod tests {
+    use super::super::sampler::test_sample as sample;
     use super::*;
-
-    fn sample(at_s: f64, waiting: u64, admitted: u64) -> Sample {
-        Sample {
-            at_s,
-            waiting,
-            admitted,
-            seats_unavailable: 0,
-            seats_sold: 0,
-            tickets_emailed: 0,
-            open: true,
-            rate_per_second: 100,
-        }
-    }
 
     #[test]
     fn admission_rate_is_per_second() {
@@ -179,7 +167,8 @@ mod tests {
         assert_eq!(paths.len(), 3);
         for path in paths {
             let svg = std::fs::read_to_string(&path).unwrap();
-            assert!(svg.starts_with("<svg") && svg.contains("seconds since the sale started"), "{}", path.display());
+            assert!(svg.starts_with("<svg"), "{} is not an SVG file", path.display());
+            assert!(svg.contains("seconds since the sale started"), "{} has no x axis label", path.display());
         }
     }
 }

@@ -125,22 +125,25 @@ pub fn admission_accuracy(samples: &[Sample], seat_count: u32, window: Duration)
     })
 }
 
+/// Builds a sample of an open queue at 100 fans a second with nothing sold, for tests.
+#[cfg(test)]
+pub(crate) fn test_sample(at_s: f64, waiting: u64, admitted: u64) -> Sample {
+    Sample {
+        at_s,
+        waiting,
+        admitted,
+        seats_unavailable: 0,
+        seats_sold: 0,
+        tickets_emailed: 0,
+        open: true,
+        rate_per_second: 100,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_sample as sample;
     use super::*;
-
-    fn sample(at_s: f64, waiting: u64, admitted: u64) -> Sample {
-        Sample {
-            at_s,
-            waiting,
-            admitted,
-            seats_unavailable: 0,
-            seats_sold: 0,
-            tickets_emailed: 0,
-            open: true,
-            rate_per_second: 100,
-        }
-    }
 
     #[test]
     fn steady_admission_has_no_error() {
