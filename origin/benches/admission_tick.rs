@@ -212,6 +212,7 @@ fn main() -> anyhow::Result<()> {
     let config = RedisConfig {
         urls: url.split(',').map(|node| Secret::new(node.trim())).collect(),
         tls_ca_file: None,
+        queue_shards: 1,
         namespace: format!("onsale-bench-{}", &run_id[..12]),
         response_timeout: Duration::from_secs(10),
     };

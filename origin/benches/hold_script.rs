@@ -118,6 +118,7 @@ fn hold_script(c: &mut Criterion) {
     let config = RedisConfig {
         urls: vec![Secret::new(url)],
         tls_ca_file: None,
+        queue_shards: 1,
         namespace: format!("onsale-bench-{}", &run_id.simple().to_string()[..12]),
         response_timeout: Duration::from_secs(5),
     };

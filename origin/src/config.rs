@@ -104,6 +104,12 @@ pub struct RedisConfig {
     /// Time limit for one Redis command, after which the request fails with 503.
     #[arg(long = "redis-timeout", env = "ONSALE_REDIS_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub response_timeout: Duration,
+    /// Sorted sets that one event's waiting room is split over, each in its own cluster slot,
+    /// so joins use more than the one core of one Redis node. Set it to the number of primaries.
+    /// It applies to queues that no process has used yet; a queue keeps the count it started with.
+    #[arg(long = "redis-queue-shards", env = "ONSALE_REDIS_QUEUE_SHARDS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub queue_shards: u16,
 }
 
 impl RedisConfig {

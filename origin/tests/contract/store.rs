@@ -52,6 +52,21 @@ macro_rules! contract_tests {
     };
 }
 
+/// Runs each named queue contract against Redis with every queue split over
+/// [`QUEUE_SHARDS`] shards, as `redis_sharded::<name>`.
+macro_rules! sharded_queue_tests {
+    ($($contract:ident),+ $(,)?) => {
+        mod redis_sharded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $contract() {
+                    super::$contract(super::redis_store_with(super::QUEUE_SHARDS).await).await;
+                }
+            )+
+        }
+    };
+}
+
 contract_tests!(
     hold_is_all_or_nothing,
     racing_overlapping_holds_have_one_winner,
@@ -87,9 +102,26 @@ contract_tests!(
     lease_is_exclusive_until_expiry,
     queue_meta_counts,
     closed_queue_rejects_join,
+    admission_follows_join_order,
     active_events_lists_activated,
     ping_succeeds,
 );
+
+sharded_queue_tests!(
+    join_is_idempotent,
+    ranks_follow_join_order,
+    status_without_join,
+    open_places_prequeue_in_random_order,
+    admit_needs_lease_and_open_queue,
+    admitted_fan_gets_token_until_ttl,
+    lease_is_exclusive_until_expiry,
+    queue_meta_counts,
+    closed_queue_rejects_join,
+    admission_follows_join_order,
+);
+
+/// Queue shards of the `redis_sharded` runs: one per primary of the test cluster.
+const QUEUE_SHARDS: u16 = 3;
 
 /// TTL of holds that a test never sees expire.
 const LONG_TTL: Duration = Duration::from_secs(600);
@@ -108,12 +140,17 @@ fn redis_urls() -> String {
 }
 
 async fn redis_store() -> SharedStore {
+    redis_store_with(1).await
+}
+
+async fn redis_store_with(queue_shards: u16) -> SharedStore {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let config = RedisConfig {
         urls: redis_urls().split(',').map(Secret::new).collect(),
         namespace: format!("contract-{}", &suffix[..12]),
         response_timeout: Duration::from_secs(5),
         tls_ca_file: None,
+        queue_shards,
     };
     let store = RedisStore::connect(&config)
         .await
@@ -969,6 +1006,33 @@ async fn queue_meta_counts(store: SharedStore) {
     let paused = join(&store, event, &FanId::random(), QueueState::Open).await;
     assert_eq!(paused, JoinOutcome::Queued { rank: 3, paused: true });
     assert_eq!(meta(&store, event, QueueState::Open).await.joined, 6);
+}
+
+/// Fans leave the queue in join order, batch by batch, and everyone behind moves up.
+async fn admission_follows_join_order(store: SharedStore) {
+    let event = random_event();
+    let fans: Vec<FanId> = (0..40).map(|_| FanId::random()).collect();
+    for fan in &fans {
+        join(&store, event, fan, QueueState::Open).await;
+    }
+    assert!(store.acquire_lease(event, "admitter", LONG_TTL).await.unwrap());
+    let mut admitted = 0;
+    while admitted < fans.len() {
+        let front = store.peek_queue(event, 7).await.unwrap();
+        assert_eq!(front, fans[admitted..(admitted + 7).min(fans.len())], "front after {admitted} admissions");
+        let batch: Vec<_> = front.iter().map(|fan| (fan.clone(), admission("token"))).collect();
+        let outcome = store.admit(event, "admitter", &batch, LONG_TTL).await.unwrap();
+        assert_eq!(outcome, AdmitOutcome::Admitted(front.len() as u64));
+        admitted += front.len();
+        if admitted < fans.len() {
+            let last = fans.last().expect("40 fans");
+            let rank = (fans.len() - 1 - admitted) as u64;
+            assert_eq!(status(&store, event, last).await, StatusOutcome::Queued { rank, paused: false });
+            assert_eq!(status(&store, event, &fans[admitted]).await, StatusOutcome::Queued { rank: 0, paused: false });
+        }
+    }
+    let counters = meta(&store, event, QueueState::Open).await;
+    assert_eq!((counters.joined, counters.admitted, counters.waiting), (40, 40, 0));
 }
 
 async fn closed_queue_rejects_join(store: SharedStore) {

@@ -26,9 +26,10 @@ locals {
     serve = {
       command = ["serve"]
       environment = merge(local.common_environment, local.kafka_environment, {
-        ONSALE_LISTEN         = "0.0.0.0:8080"
-        ONSALE_REDIS_URL      = module.redis.url
-        ONSALE_ADMISSION_RATE = tostring(var.admission_rate)
+        ONSALE_LISTEN             = "0.0.0.0:8080"
+        ONSALE_REDIS_URL          = module.redis.url
+        ONSALE_REDIS_QUEUE_SHARDS = tostring(module.redis.shards)
+        ONSALE_ADMISSION_RATE     = tostring(var.admission_rate)
       })
       secrets = {
         ONSALE_DATABASE_URL      = local.secret["ONSALE_DATABASE_URL"]

@@ -17,3 +17,8 @@ output "security_group_id" {
   description = "Security group of the Redis nodes."
   value       = aws_security_group.redis.id
 }
+
+output "shards" {
+  description = "Number of shards, the value for ONSALE_REDIS_QUEUE_SHARDS: one queue shard per primary."
+  value       = var.shards
+}

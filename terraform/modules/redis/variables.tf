@@ -48,7 +48,7 @@ variable "node_type" {
 }
 
 variable "shards" {
-  description = "Number of shards (node groups). One event lives on one shard, so shards add capacity for concurrent events, not for one hot event."
+  description = "Number of shards (node groups). One event's seats live on one shard; its waiting room spreads over as many shards as ONSALE_REDIS_QUEUE_SHARDS says (the output shards)."
   type        = number
   default     = 3
 }

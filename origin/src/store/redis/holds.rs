@@ -22,6 +22,7 @@ pub(crate) fn reply_strings(reply: Vec<Value>) -> Vec<String> {
             Value::BulkString(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Value::SimpleString(s) => s,
             Value::Int(n) => n.to_string(),
+            Value::Double(d) => d.to_string(),
             Value::Okay => "OK".to_owned(),
             other => format!("{other:?}"),
         })

@@ -21,6 +21,9 @@
 //! | `{e42}:lease` | string | id of the admitter instance that may pop this queue |
 //! | `{e42}:stats` | hash | hold and sale counters |
 //!
+//! A queue of several shards (`ONSALE_REDIS_QUEUE_SHARDS`) keeps the queue keys above (`q`, `pq`,
+//! `adm`, `qmeta`, `lease`) once per shard, each shard under its own hash tag; see [`shards`].
+//!
 //! Two keys are global: `<namespace>:events` (the set of events with an open sale, which the
 //! admitter and the expiry worker walk) and `<namespace>:dirty-bitmaps` (events whose bitmap
 //! lost a change and must be rebuilt). The namespace lets two deployments, such as staging and
@@ -30,8 +33,10 @@ mod bitmap;
 mod holds;
 mod queue;
 mod scripts;
+mod shards;
 
 pub use scripts::{admit_script_source, hold_script_source};
+pub use shards::{MAX_QUEUE_SHARDS, QueueLayout, QueueShard, key_slot};
 
 use std::time::Duration;
 
@@ -224,15 +229,31 @@ pub struct RedisStore {
     /// Extra life of a hold record after its seats expire, so a payment that completes late
     /// can still find which seats it was for.
     hold_record_grace: Duration,
+    /// Shards of a queue that no process has used yet (see the `shards` module).
+    queue_shards: u16,
+    /// Queue layouts by event, read once from shard 0's queue meta.
+    layouts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<EventId, std::sync::Arc<QueueLayout>>>>,
 }
 
 impl RedisStore {
     pub fn new(conn: RedisConnection, namespace: &str) -> Self {
-        Self { conn, namespace: namespace.into(), hold_record_grace: Duration::from_secs(3600) }
+        Self {
+            conn,
+            namespace: namespace.into(),
+            hold_record_grace: Duration::from_secs(3600),
+            queue_shards: 1,
+            layouts: Default::default(),
+        }
+    }
+
+    /// Sets the number of shards of queues that no process has used yet.
+    pub fn with_queue_shards(mut self, shards: u16) -> Self {
+        self.queue_shards = shards.clamp(1, MAX_QUEUE_SHARDS);
+        self
     }
 
     pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
-        Ok(Self::new(RedisConnection::connect(config).await?, &config.namespace))
+        Ok(Self::new(RedisConnection::connect(config).await?, &config.namespace).with_queue_shards(config.queue_shards))
     }
 
     /// Key names of one event in this store's namespace.

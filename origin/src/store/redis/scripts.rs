@@ -290,8 +290,8 @@ return changed
 /// KEYS: 1 queue, 2 prequeue, 3 the fan's admission, 4 queue meta, 5 prequeue being placed.
 /// ARGV: 1 fan, 2 state to assume when the queue has none (`open` or `not_open`).
 /// Returns `{"admitted", token}`, `{"closed"}`, `{"prequeue"}` (joined before the open, or
-/// being placed right now), or `{state, rank}` where state is `open` or `paused` and rank
-/// counts from 0.
+/// being placed right now), or `{state, rank, score}` where state is `open` or `paused`, rank
+/// counts from 0 within this queue shard, and score is the fan's join time as Redis prints it.
 pub static JOIN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -321,7 +321,7 @@ if not rank then
   redis.call('HINCRBY', KEYS[4], 'joined', 1)
   rank = redis.call('ZRANK', KEYS[1], fan)
 end
-return {state, rank}
+return {state, rank, redis.call('ZSCORE', KEYS[1], fan)}
 "#,
     )
 });
@@ -329,8 +329,8 @@ return {state, rank}
 /// Reads a fan's place without joining.
 ///
 /// KEYS: as [`JOIN`]. ARGV: 1 fan, 2 default state.
-/// Returns `{"admitted", token}`, `{state, rank}` (rank -1 when not queued), or
-/// `{"prequeue"}`.
+/// Returns `{"admitted", token}`, `{state, rank, score}` (rank -1 and no score when not
+/// queued), or `{"prequeue"}`.
 pub static STATUS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -347,7 +347,10 @@ local rank = redis.call('ZRANK', KEYS[1], fan)
 if not rank and redis.call('SISMEMBER', KEYS[5], fan) == 1 then
   return {'prequeue'}
 end
-return {state, rank or -1}
+if not rank then
+  return {state, -1}
+end
+return {state, rank, redis.call('ZSCORE', KEYS[1], fan)}
 "#,
     )
 });
