@@ -14,9 +14,11 @@
 # each measurement and lists figures measured with it.
 #
 # Usage: bench/engine-ceilings.sh [options] > ceilings.json
-#   --redis HOST:PORT    a single Redis node, not a cluster (env ONSALE_BENCH_REDIS). Without
-#                        it, the script starts a private redis-server on the first free port of
-#                        127.0.0.1 from 7400 on, without persistence, and stops it at exit.
+#   --redis HOST:PORT    a single Redis node or a Redis Cluster primary (env ONSALE_BENCH_REDIS).
+#                        On a primary, every key carries one hash tag whose slot that primary
+#                        serves, and a replica is rejected. Without --redis, the script starts a
+#                        private redis-server on the first free port of 127.0.0.1 from 7400 on,
+#                        without persistence, and stops it at exit.
 #   --postgres URL       a postgres:// URL whose user may create databases
 #                        (env ONSALE_BENCH_POSTGRES_URL,
 #                        default postgres://postgres@127.0.0.1:5432/postgres). The script
@@ -28,6 +30,9 @@
 #                        runs: a smoke test, whose figures vary more
 #   --hold-script FILE   the HOLD script's Lua source. Default: printed by
 #                        `cargo run -q -p onsale-origin --example print_hold_script`
+#   --cargo-profile NAME the cargo profile of the examples that the script builds and runs
+#                        (env ONSALE_BENCH_CARGO_PROFILE, default dev). scripts/loadtest.sh
+#                        passes release, which it has built already.
 #   --kafka HOST:PORT    a Kafka broker (env ONSALE_BENCH_KAFKA). Without it, the Kafka
 #                        measurements are skipped and the JSON's kafka section is null.
 #   --kafka-rate N       messages per second of the fixed-rate Kafka runs
@@ -38,9 +43,10 @@
 #   --skip-redis, --skip-postgres
 #                        leave one engine out; its JSON section is then null
 #
-# On a Redis given by --redis, every key the script writes starts with onsale_bench_<run id>
-# and is deleted at the end, and the script never flushes a database there. Needs bash, redis-cli and
-# redis-benchmark (Debian: redis-tools), redis-server for a private Redis (Debian: redis-server),
+# On a Redis given by --redis, every key the script writes starts with {onsale_bench_<run id>},
+# or on a cluster primary with {onsale_bench_<run id>_<n>}, and is deleted at the end. The
+# script never flushes a database there. Needs bash, redis-cli and redis-benchmark
+# (Debian: redis-tools), redis-server for a private Redis (Debian: redis-server),
 # psql and pgbench (Debian: postgresql-client), awk, sed and sha1sum, and cargo unless
 # --hold-script is given and --kafka is not.
 
@@ -104,6 +110,7 @@ KAFKA_ADDRESS="${ONSALE_BENCH_KAFKA:-}"
 KAFKA_RATE="${ONSALE_BENCH_KAFKA_RATE:-2000}"
 KAFKA_TOPIC_OPTIONS=()
 HOLD_SCRIPT_FILE=""
+CARGO_PROFILE="${ONSALE_BENCH_CARGO_PROFILE:-dev}"
 RUN_REDIS=1
 RUN_POSTGRES=1
 
@@ -125,6 +132,7 @@ while [[ $# -gt 0 ]]; do
             KAFKA_MAX_RATE_MESSAGES=$((KAFKA_MAX_RATE_MESSAGES / 10))
             shift ;;
         --hold-script) HOLD_SCRIPT_FILE="${2:?--hold-script needs a file}"; shift 2 ;;
+        --cargo-profile) CARGO_PROFILE="${2:?--cargo-profile needs a profile name}"; shift 2 ;;
         --skip-redis) RUN_REDIS=0; shift ;;
         --skip-postgres) RUN_POSTGRES=0; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -133,6 +141,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$RUNS'"
+[[ "$CARGO_PROFILE" =~ ^[A-Za-z0-9_-]+$ ]] || die "--cargo-profile must be a cargo profile name such as dev or release, got '$CARGO_PROFILE'"
 RUN_KAFKA=0
 if [[ -n "$KAFKA_ADDRESS" ]]; then
     [[ "$KAFKA_ADDRESS" =~ ^[^,:]+:[0-9]+$ ]] || die "--kafka must be HOST:PORT, got '$KAFKA_ADDRESS'"
@@ -158,7 +167,13 @@ WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/onsale-engine-ceilings.XXXXXX")"
 PRIVATE_REDIS_PORT=""
 REDIS_HOST=""
 REDIS_PORT=""
-REDIS_KEY_PREFIX="onsale_bench_${RUN_ID}"
+# private (started by this script), standalone (a single node given by --redis) or cluster (a
+# Redis Cluster primary given by --redis).
+REDIS_MODE=""
+# The hash tag that every key of the run carries in braces, first in the key, and on a cluster
+# primary its slot. select_cluster_hash_tag picks them on a cluster.
+REDIS_TAG="onsale_bench_${RUN_ID}"
+REDIS_SLOT=""
 SCRATCH_DATABASE="onsale_bench_${RUN_ID}"
 SCRATCH_CREATED=0
 REDIS_KEYS_WRITTEN=0
@@ -197,9 +212,9 @@ cleanup() {
             kill "$(cat "$WORK_DIR/redis.pid")"
         fi
     elif ((REDIS_KEYS_WRITTEN)); then
-        # In subshells, so that a failed deletion cannot end this trap before the other steps.
-        (delete_redis_keys "$REDIS_KEY_PREFIX" && delete_redis_keys "{$REDIS_KEY_PREFIX") ||
-            echo "engine-ceilings: delete the keys that start with $REDIS_KEY_PREFIX or {$REDIS_KEY_PREFIX by hand" >&2
+        # In a subshell, so that a failed deletion cannot end this trap before the other steps.
+        (delete_redis_keys "{$REDIS_TAG}") ||
+            echo "engine-ceilings: delete the keys that start with {$REDIS_TAG} by hand" >&2
     fi
     if ((SCRATCH_CREATED)); then
         psql "$POSTGRES_URL" -qAt -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $SCRATCH_DATABASE WITH (FORCE)" > /dev/null ||
@@ -274,7 +289,7 @@ write_hold_script() {
     fi
     require cargo
     log "printing the origin's HOLD script with cargo (a first build of onsale-origin takes minutes)"
-    (cd "$REPO_ROOT" && cargo run -q -p onsale-origin --example print_hold_script) > "$1" ||
+    (cd "$REPO_ROOT" && cargo run -q --profile "$CARGO_PROFILE" -p onsale-origin --example print_hold_script) > "$1" ||
         die "printing the HOLD script failed; build the example by hand or pass --hold-script FILE"
     [[ -s "$1" ]] || die "the print_hold_script example printed nothing"
 }
@@ -290,26 +305,27 @@ run_redis_benchmark() {
     awk -F, 'END { gsub(/"/, ""); print $(NF - 6), $(NF - 3), $(NF - 1) }' "$output"
 }
 
-# Runs the HOLD script with redis-benchmark on a fresh hash tag named after $1: $2 requests,
-# $3 requests pipelined on each connection, script SHA $4. Prints "rps p50_ms p99_ms
+# Runs the HOLD script with redis-benchmark on fresh keys named after $1: $2 requests, $3
+# requests pipelined on each connection, script SHA $4. Prints "rps p50_ms p99_ms
 # success_ratio", where the success ratio is the share of holds that took their seats.
 run_hold_benchmark() {
     local name="$1" requests="$2" pipeline="$3" sha="$4"
-    # The origin's layout (origin/src/store/redis/mod.rs): every key of an event has the hash
-    # tag {<namespace>:e<id>}. KEYS: holds-by-expiry, hold record, nonce, seat versions,
+    # The origin's layout (origin/src/store/redis/mod.rs) puts an event's seat and hold keys
+    # under the hash tag {<namespace>:e<id>}. Here the run's hash tag takes its place, so these
+    # keys share one slot as the event's do. KEYS: holds-by-expiry, hold record, nonce, seat versions,
     # stats, 4 seats. ARGV: hold id, fan, TTL ms, nonce, record grace ms, 4 seat indexes.
     # Hold ids have the UUID shape and nonces the 22 characters of the origin's.
-    local tag="{${REDIS_KEY_PREFIX}_${name}:e1}" result successes
+    local prefix="{$REDIS_TAG}:$name" result successes
     result="$(run_redis_benchmark -c "$REDIS_CLIENTS" -n "$requests" -P "$pipeline" -r "$RANDOM_KEYSPACE" \
         EVALSHA "$sha" 9 \
-        "$tag:holds" "$tag:hold:00000000-0000-4000-8000-__rand_int__" "$tag:n:nonce-0000__rand_int__" \
-        "$tag:sv" "$tag:stats" \
-        "$tag:s:__rand_int__" "$tag:s:__rand_int__" "$tag:s:__rand_int__" "$tag:s:__rand_int__" \
+        "$prefix:holds" "$prefix:hold:00000000-0000-4000-8000-__rand_int__" "$prefix:n:nonce-0000__rand_int__" \
+        "$prefix:sv" "$prefix:stats" \
+        "$prefix:s:__rand_int__" "$prefix:s:__rand_int__" "$prefix:s:__rand_int__" "$prefix:s:__rand_int__" \
         "00000000-0000-4000-8000-__rand_int__" 0f1e2d3c4b5a69788796a5b4c3d2e1f0 "$HOLD_TTL_MS" \
         "nonce-0000__rand_int__" "$HOLD_RECORD_GRACE_MS" "${HOLD_SEAT_INDEXES[@]}")"
     # The script counts each hold that took its seats; the others found a seat or the nonce taken.
-    successes="$(redis HGET "$tag:stats" holds_started)"
-    delete_redis_keys "$tag"
+    successes="$(redis HGET "$prefix:stats" holds_started)"
+    delete_redis_keys "$prefix:"
     printf '%s %s\n' "$result" "$(awk -v ok="${successes:-0}" -v total="$requests" 'BEGIN { printf "%.4f", ok / total }')"
 }
 
@@ -319,17 +335,84 @@ SET_RPS=() SET_P50=() SET_P99=()
 ZADD_RPS=() ZADD_P50=() ZADD_P99=()
 REDIS_VERSION=""
 
+# Prints the address (HOST:PORT) of the cluster node with id $1, from CLUSTER NODES of --redis.
+cluster_node_address() {
+    redis CLUSTER NODES | awk -v id="$1" '$1 == id { sub(/@.*/, "", $2); print $2 }'
+}
+
+# Checks that --redis is a Redis Cluster primary that serves slots, and sets REDIS_TAG to the
+# first onsale_bench_<run id>_<n>, n = 0, 1, 2 ..., whose slot (CLUSTER KEYSLOT) this primary
+# serves, and REDIS_SLOT to that slot. Every key of the run carries REDIS_TAG in braces, first in
+# the key, so redis-benchmark, which sends every command to this one node, never gets MOVED.
+select_cluster_hash_tag() {
+    local my_id line flags primary_id
+    my_id="$(redis CLUSTER MYID)"
+    # A CLUSTER NODES line: id, address, flags, primary id (or -), ping sent, pong received,
+    # config epoch, link state, then the slots served, each "start-end" or a single slot.
+    # "[slot->-id]" and "[slot-<-id]" mark a slot that is being migrated to or from this node.
+    line="$(redis CLUSTER NODES | awk -v id="$my_id" '$1 == id')"
+    [[ -n "$line" ]] || die "CLUSTER NODES of $REDIS_ADDRESS does not list the node's own id $my_id (CLUSTER MYID)"
+    read -r _ _ flags primary_id _ <<< "$line"
+    if [[ ",$flags," == *,slave,* ]]; then
+        local primary
+        primary="$(cluster_node_address "$primary_id")"
+        die "$REDIS_ADDRESS is a replica of the Redis Cluster primary ${primary:-with id $primary_id}, and a replica rejects the benchmark's writes; give a primary as --redis, such as ${primary:-that one}"
+    fi
+    [[ ",$flags," == *,master,* ]] || die "$REDIS_ADDRESS is neither a primary nor a replica of its cluster (CLUSTER NODES flags: $flags); give a primary as --redis"
+
+    # "start end" per served range, without the slots in migration, whose keys may get an ASK reply.
+    local ranges
+    ranges="$(awk '{
+        for (i = 9; i <= NF; i++) {
+            if ($i ~ /^\[/) { migrating[substr($i, 2) + 0] = 1; continue }
+            n = split($i, bounds, "-")
+            start[++count] = bounds[1]; end[count] = (n == 2 ? bounds[2] : bounds[1])
+        }
+    } END {
+        for (r = 1; r <= count; r++) {
+            first = start[r]
+            for (slot = start[r]; slot <= end[r] + 1; slot++) {
+                if (slot > end[r] || slot in migrating) {
+                    if (slot > first) print first, slot - 1
+                    first = slot + 1
+                }
+            }
+        }
+    }' <<< "$line")"
+    [[ -n "$ranges" ]] || die "the Redis Cluster primary $REDIS_ADDRESS serves no slots, so it stores no event's keys; give a primary that serves slots"
+
+    local n slot candidate first last
+    for ((n = 0; n < 1000; n++)); do
+        candidate="onsale_bench_${RUN_ID}_$n"
+        slot="$(redis CLUSTER KEYSLOT "$candidate")"
+        [[ "$slot" =~ ^[0-9]+$ ]] || die "CLUSTER KEYSLOT $candidate on $REDIS_ADDRESS failed: $slot"
+        while read -r first last; do
+            if ((slot >= first && slot <= last)); then
+                REDIS_TAG="$candidate"
+                REDIS_SLOT="$slot"
+                log "Redis Cluster primary $REDIS_ADDRESS serves slot $slot, so every key carries the hash tag {$REDIS_TAG}"
+                return
+            fi
+        done <<< "$ranges"
+    done
+    die "none of 1000 hash tags onsale_bench_${RUN_ID}_<n> has its slot on $REDIS_ADDRESS, which serves the slots: $(tr '\n' ',' <<< "$ranges")"
+}
+
 measure_redis() {
     if [[ -z "$REDIS_ADDRESS" ]]; then
         start_private_redis
+        REDIS_MODE=private
     else
         [[ "$REDIS_ADDRESS" =~ ^(.+):([0-9]+)$ ]] || die "--redis must be HOST:PORT, got '$REDIS_ADDRESS'"
         REDIS_HOST="${BASH_REMATCH[1]}"
         REDIS_PORT="${BASH_REMATCH[2]}"
         [[ "$(redis PING 2>&1)" == PONG ]] || die "PING to the Redis at $REDIS_ADDRESS failed; is it running?"
-    fi
-    if [[ "$(redis INFO cluster)" == *cluster_enabled:1* ]]; then
-        die "Redis at $REDIS_HOST:$REDIS_PORT is a cluster node; give a single Redis node, or none to start a private one"
+        if [[ "$(redis INFO cluster)" == *cluster_enabled:1* ]]; then
+            REDIS_MODE=cluster
+            select_cluster_hash_tag
+        else
+            REDIS_MODE=standalone
+        fi
     fi
     REDIS_VERSION="$(redis INFO server | awk -F: '/^redis_version:/ { sub(/\r$/, "", $2); print $2 }')"
 
@@ -354,7 +437,7 @@ measure_redis() {
         HOLD_PIPELINED_RPS+=("$rps") HOLD_PIPELINED_P50+=("$p50") HOLD_PIPELINED_P99+=("$p99")
         HOLD_PIPELINED_SUCCESS+=("$success")
 
-        prefix="${REDIS_KEY_PREFIX}_r${run}"
+        prefix="{$REDIS_TAG}:r${run}"
         log "SET NX, run $run of $RUNS: $SET_REQUESTS requests, $REDIS_CLIENTS clients"
         result="$(run_redis_benchmark -c "$REDIS_CLIENTS" -n "$SET_REQUESTS" -r "$RANDOM_KEYSPACE" \
             SET "$prefix:set:__rand_int__" "h:00000000-0000-4000-8000-000000000000" NX)"
@@ -465,7 +548,7 @@ json_field() {
 run_kafka_round_trip() {
     local output="$1"
     shift
-    (cd "$REPO_ROOT" && cargo run -q -p onsale-origin --example kafka_round_trip -- \
+    (cd "$REPO_ROOT" && cargo run -q --profile "$CARGO_PROFILE" -p onsale-origin --example kafka_round_trip -- \
         --brokers "$KAFKA_ADDRESS" "${KAFKA_TOPIC_OPTIONS[@]}" "$@") > "$output" ||
         die "the kafka_round_trip example failed (arguments: $*); its messages are above"
 }
@@ -491,7 +574,7 @@ KAFKA_PUBLISH_SETTINGS="$WORK_DIR/kafka_publish_r1.json"
 
 measure_kafka() {
     log "building the kafka_round_trip example with cargo (a first build of onsale-origin takes minutes)"
-    (cd "$REPO_ROOT" && cargo build -q -p onsale-origin --example kafka_round_trip) ||
+    (cd "$REPO_ROOT" && cargo build -q --profile "$CARGO_PROFILE" -p onsale-origin --example kafka_round_trip) ||
         die "building the kafka_round_trip example failed"
 
     local run file
@@ -587,6 +670,11 @@ json_kafka_measurement() {
             KAFKA_MAX_RATE_PER_S KAFKA_MAX_RATE_P50 KAFKA_MAX_RATE_P99
     fi
     if ((RUN_REDIS)); then
+        case "$REDIS_MODE" in
+            private) echo "Redis: a private redis-server on $REDIS_HOST:$REDIS_PORT, started and stopped by this script." ;;
+            standalone) echo "Redis: the single node $REDIS_HOST:$REDIS_PORT." ;;
+            cluster) echo "Redis: the Redis Cluster primary $REDIS_HOST:$REDIS_PORT; every key in slot $REDIS_SLOT (hash tag {$REDIS_TAG})." ;;
+        esac
         echo "Share of the holds that took their seats, per run: ${HOLD_SUCCESS[*]}; pipelined: ${HOLD_PIPELINED_SUCCESS[*]}."
         echo "Redis latencies are redis-benchmark's, per request; a pipelined request waits for its whole pipeline."
     fi
@@ -602,7 +690,9 @@ json_kafka_measurement() {
 {
     printf '{"redis": '
     if ((RUN_REDIS)); then
-        printf '{"version": %s, "clients": %d, ' "$(json_string "$REDIS_VERSION")" "$REDIS_CLIENTS"
+        printf '{"version": %s, "mode": %s, "node": %s, "hash_tag": %s, "slot": %s, "clients": %d, ' \
+            "$(json_string "$REDIS_VERSION")" "$(json_string "$REDIS_MODE")" "$(json_string "$REDIS_HOST:$REDIS_PORT")" \
+            "$(json_string "{$REDIS_TAG}")" "${REDIS_SLOT:-null}" "$REDIS_CLIENTS"
         json_measurement hold_evalsha HOLD_RPS HOLD_P50 HOLD_P99
         printf '"hold_evalsha_requests": %d, "hold_evalsha_success_ratio": %s, ' \
             "$HOLD_REQUESTS" "$(median "${HOLD_SUCCESS[@]}")"

@@ -18,6 +18,8 @@
 //! store against OrderDB) or the ticket emails do not match the seats sold.
 
 pub mod arrival;
+pub mod ceilings;
+pub mod holds;
 pub mod plot;
 pub mod sampler;
 
@@ -84,6 +86,25 @@ pub struct LoadtestArgs {
         value_parser = parse_duration
     )]
     pub rate_window: Duration,
+    /// JSON file of engine ceilings written by bench/engine-ceilings.sh. The report then adds a
+    /// table of platform figure, ceiling, ratio and goal.
+    #[arg(
+        long,
+        env = "ONSALE_LOADTEST_CEILINGS_FILE",
+        value_name = "FILE",
+        value_parser = ceilings::parse_ceilings_file
+    )]
+    pub ceilings: Option<ceilings::Ceilings>,
+    /// Instead of a sale, run the open-loop hold test (see [`holds`]): one step per rate, in
+    /// holds a second, comma-separated, such as 1000,2500,5000.
+    #[arg(long, env = "ONSALE_LOADTEST_HOLD_RATES", value_parser = holds::parse_rates)]
+    pub hold_rates: Option<holds::HoldRates>,
+    /// Length of each step of the open-loop hold test.
+    #[arg(long, env = "ONSALE_LOADTEST_HOLD_STEP", default_value = "10s", value_parser = parse_duration)]
+    pub hold_step: Duration,
+    /// Admitted fans that take turns holding in the open-loop hold test, each on seats of its own.
+    #[arg(long, env = "ONSALE_LOADTEST_HOLD_POOL", default_value_t = 2000)]
+    pub hold_pool: usize,
 }
 
 /// The CPU time used while the fans ran: by this process, and by the whole machine.
@@ -114,6 +135,8 @@ pub struct LoadtestReport {
     pub staleness_probes_missed: u64,
     pub ticket_delivery: Option<TicketDeliveries>,
     pub cpu: Option<CpuUse>,
+    /// The platform figures against the engine ceilings of --ceilings.
+    pub ceilings: Option<ceilings::CeilingComparison>,
     pub plots: Vec<PathBuf>,
     /// The operator figures read during the run.
     pub samples: Vec<Sample>,
@@ -188,6 +211,9 @@ impl LoadtestReport {
         for plot in &self.plots {
             let _ = writeln!(out, "{:<26}{}", "plot", plot.display());
         }
+        if let Some(ceilings) = &self.ceilings {
+            out.push_str(&ceilings.to_table());
+        }
         let _ = writeln!(out);
         out.push_str(&verdict);
         out
@@ -210,6 +236,26 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<()> {
     let seat_map = client.seat_map(event).await.context("reading the seat map failed")?;
     let picker = SeatPicker::new(&seat_map);
     let seat_count = detail.summary.seat_count;
+
+    if let Some(rates) = &args.hold_rates {
+        let plan = holds::HoldTestPlan {
+            rates: rates.0.clone(),
+            step: args.hold_step,
+            pool: args.hold_pool,
+            seats_per_hold: max_seats.min(4),
+        };
+        let steps = holds::run(&client, event, &picker, &plan).await?;
+        let json = serde_json::to_string_pretty(&serde_json::json!({ "event": event, "hold_test": steps }))?;
+        if let Some(path) = &args.output {
+            std::fs::write(path, format!("{json}\n")).with_context(|| format!("writing {} failed", path.display()))?;
+        }
+        if demo_args.json {
+            println!("{json}");
+        } else {
+            print!("{}", holds::to_table(&steps));
+        }
+        return Ok(());
+    }
 
     let open = QueueControl { action: QueueAction::Open, rate_per_second: demo_args.admission_rate };
     let before = client.control_queue(event, &open).await.context("opening the queue failed")?;
@@ -301,6 +347,7 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<()> {
         staleness_probes_missed: fans_run.tally.staleness_missed,
         ticket_delivery,
         cpu,
+        ceilings: ceilings::compare(args.ceilings.as_ref(), &fans_run.tally, fans_run.joins_per_second, &samples),
         plots,
         samples,
     };
