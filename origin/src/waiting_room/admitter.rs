@@ -198,21 +198,41 @@ impl Admitter {
         Ok(())
     }
 
-    /// Signs one token per fan, off the async threads when the batch is large.
+    /// Signs one token per fan on the blocking threads, in one chunk per core when the batch
+    /// is large enough to be worth splitting.
     async fn sign_batch(&self, event: EventId, fans: Vec<FanId>) -> anyhow::Result<Vec<(FanId, StoredAdmission)>> {
-        let issuer = self.issuer.clone();
         let now = self.clock.now();
-        let sign = move || {
-            fans.into_iter()
-                .map(|fan| {
-                    let issued = issuer.issue(&fan, event, now);
-                    (fan, StoredAdmission { token: issued.token, expires_at: issued.expires_at })
-                })
-                .collect::<Vec<_>>()
-        };
-        Ok(tokio::task::spawn_blocking(sign).await?)
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk_size = fans.len().div_ceil(cores).max(MIN_SIGNING_CHUNK);
+        let mut fans = fans;
+        let mut chunks = Vec::new();
+        while !fans.is_empty() {
+            let rest = fans.split_off(chunk_size.min(fans.len()));
+            chunks.push(std::mem::replace(&mut fans, rest));
+        }
+        let signers = chunks.into_iter().map(|chunk| {
+            let issuer = self.issuer.clone();
+            tokio::task::spawn_blocking(move || {
+                chunk
+                    .into_iter()
+                    .map(|fan| {
+                        let issued = issuer.issue(&fan, event, now);
+                        (fan, StoredAdmission { token: issued.token, expires_at: issued.expires_at })
+                    })
+                    .collect::<Vec<_>>()
+            })
+        });
+        let mut signed = Vec::new();
+        for chunk in join_all(signers).await {
+            signed.extend(chunk?);
+        }
+        Ok(signed)
     }
 }
+
+/// Fewest tokens that one signing thread gets: below it, handing work to another thread costs
+/// more than it saves.
+const MIN_SIGNING_CHUNK: usize = 256;
 
 /// Adds `rate × elapsed` admissions to the allowance, capped at half a second's worth so that a
 /// stalled tick catches up without a burst. The cap is at least one admission, or a queue set
