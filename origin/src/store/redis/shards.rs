@@ -3,11 +3,12 @@
 //! event's slot.
 //!
 //! Shard 0 uses the event's own hash tag, so a queue of one shard keeps the key names of the
-//! table in the module above. Shard `k > 0` uses the tag `{<namespace>:e<id>:q<k>.<n>}`, with the
-//! smallest `n` whose slot lies in the `k`-th of `shards` equal bands of the slot space, counted
-//! from the event's own slot. A cluster created with `redis-cli --cluster create` gives each
-//! primary one contiguous range of slots, so the shards of a queue of as many shards as there
-//! are primaries land on different primaries.
+//! table in the module above. The slot space is cut into `shards` equal bands, and shard 0's slot
+//! lies in one of them. Shard `k > 0` uses the tag `{<namespace>:e<id>:q<k>.<n>}`, with the
+//! smallest `n` whose slot lies in the middle half of the `k`-th band after shard 0's, wrapping
+//! around. A cluster created with `redis-cli --cluster create` gives each primary one contiguous
+//! range of slots of equal size, so with as many shards as primaries, each shard lands on a
+//! primary of its own: the middle half of a band stays clear of its range's edges.
 //!
 //! A fan always belongs to the same shard (a hash of the fan id), so a second join finds the
 //! first. Each shard keeps its own queue, prequeue, admissions, counters, a copy of the queue
@@ -82,14 +83,15 @@ impl QueueLayout {
     pub fn new(namespace: &str, event: EventId, count: u16) -> Self {
         let count = count.clamp(1, MAX_QUEUE_SHARDS);
         let event_tag = format!("{{{namespace}:e{event}}}");
-        let first_slot = key_slot(&event_tag);
         let band = SLOTS / count;
+        let first_band = (key_slot(&event_tag) / band).min(count - 1);
         let mut shards = vec![QueueShard { tag: event_tag }];
         for k in 1..count {
-            let band_start = (first_slot + k * band) % SLOTS;
-            let in_band = |slot: u16| (slot + SLOTS - band_start) % SLOTS < band;
-            // About `count` tries find a slot in a band of 1/count of the space. The bound only
-            // guards against a bug; past it, the last tag tried is used.
+            let start = ((first_band + k) % count) * band;
+            let (low, high) = (start + band / 4, start + band - band / 4);
+            let in_band = |slot: u16| (low..high).contains(&slot);
+            // About `2 × count` tries find a slot in half a band of 1/count of the space. The bound
+            // only guards against a bug; past it, the last tag tried is used.
             let mut tag = String::new();
             for n in 0..100_000u32 {
                 tag = format!("{{{namespace}:e{event}:q{k}.{n}}}");
@@ -153,19 +155,40 @@ mod tests {
         assert_eq!(layout.first().lease(), "{onsale:e42}:lease");
     }
 
+    /// The primary that serves `slot` in a cluster of `primaries` made by `redis-cli --cluster
+    /// create`, which gives each primary `16384 / primaries` slots, the last one the rest.
+    fn primary_of(slot: u16, primaries: u16) -> u16 {
+        (slot / (SLOTS / primaries)).min(primaries - 1)
+    }
+
     #[test]
-    fn shards_spread_over_the_slot_space() {
-        for id in 1..50 {
-            let layout = QueueLayout::new("onsale", event(id), 3);
-            let first = key_slot(layout.first().tag());
-            for (k, shard) in layout.shards().iter().enumerate() {
-                let offset = (key_slot(shard.tag()) + SLOTS - first) % SLOTS;
-                let band = SLOTS / 3;
-                assert!(
-                    offset >= k as u16 * band && offset < (k as u16 + 1) * band,
-                    "event {id} shard {k} at offset {offset}"
-                );
+    fn shards_land_on_distinct_primaries() {
+        for primaries in [2u16, 3, 4, 6] {
+            for id in 1..200 {
+                let layout = QueueLayout::new("onsale", event(id), primaries);
+                let mut used: Vec<u16> =
+                    layout.shards().iter().map(|shard| primary_of(key_slot(shard.tag()), primaries)).collect();
+                used.sort_unstable();
+                used.dedup();
+                assert_eq!(used.len(), usize::from(primaries), "event {id}, {primaries} primaries: {used:?}");
             }
+        }
+    }
+
+    #[test]
+    fn real_cluster_ranges_keep_shards_apart() {
+        // The ranges `redis-cli --cluster create` gave the 3 primaries of scripts/services.sh.
+        let primary = |slot: u16| match slot {
+            0..=5460 => 0,
+            5461..=10922 => 1,
+            _ => 2,
+        };
+        for id in 1..500 {
+            let layout = QueueLayout::new("onsale", event(id), 3);
+            let mut used: Vec<u8> = layout.shards().iter().map(|shard| primary(key_slot(shard.tag()))).collect();
+            used.sort_unstable();
+            used.dedup();
+            assert_eq!(used, vec![0, 1, 2], "event {id}");
         }
     }
 
