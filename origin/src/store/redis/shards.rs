@@ -7,8 +7,8 @@
 //! lies in one of them. Shard `k > 0` uses the tag `{<namespace>:e<id>:q<k>.<n>}`, with the
 //! smallest `n` whose slot lies in the middle half of the `k`-th band after shard 0's, wrapping
 //! around. A cluster created with `redis-cli --cluster create` gives each primary one contiguous
-//! range of slots of equal size, so with as many shards as primaries, each shard lands on a
-//! primary of its own: the middle half of a band stays clear of its range's edges.
+//! range of slots of equal size. With as many shards as primaries, each shard therefore lands on a
+//! primary of its own, because the middle half of a band stays clear of its range's edges.
 //!
 //! A fan always belongs to the same shard (a hash of the fan id), so a second join finds the
 //! first. Each shard keeps its own queue, prequeue, admissions, counters, a copy of the queue
@@ -155,8 +155,9 @@ mod tests {
         assert_eq!(layout.first().lease(), "{onsale:e42}:lease");
     }
 
-    /// The primary that serves `slot` in a cluster of `primaries` made by `redis-cli --cluster
-    /// create`, which gives each primary `16384 / primaries` slots, the last one the rest.
+    /// Returns the primary that serves `slot` in a cluster of `primaries` made by `redis-cli
+    /// --cluster create`, which gives each primary `16384 / primaries` slots, the last one the
+    /// rest.
     fn primary_of(slot: u16, primaries: u16) -> u16 {
         (slot / (SLOTS / primaries)).min(primaries - 1)
     }
