@@ -78,7 +78,7 @@ impl BenchQueue {
     /// Puts fans at the back of the queue until `QUEUE_DEPTH` wait.
     async fn refill(&mut self) -> anyhow::Result<()> {
         let target = self.front + QUEUE_DEPTH;
-        let queue_key = self.store.keys(self.event).queue();
+        let queue_key = self.store.keys(self.event).queue_shard().queue();
         let mut conn = self.store.connection();
         while self.back < target {
             let end = (self.back + BATCH).min(target);
@@ -129,7 +129,8 @@ impl BenchQueue {
         let mut start = from;
         while start < to {
             let end = (start + BATCH).min(to);
-            let batch: Vec<String> = (start..end).map(|number| keys.admission(&self.fan(number))).collect();
+            let batch: Vec<String> =
+                (start..end).map(|number| keys.queue_shard().admission(&self.fan(number))).collect();
             redis::cmd("DEL").arg(&batch).query_async::<()>(&mut conn).await?;
             start = end;
         }
@@ -144,9 +145,9 @@ impl BenchQueue {
         let mut conn = self.store.connection();
         // The three keys share the event's hash tag, so a cluster takes them in one command.
         redis::cmd("UNLINK")
-            .arg(keys.queue())
-            .arg(keys.queue_meta())
-            .arg(keys.admitter_lease())
+            .arg(keys.queue_shard().queue())
+            .arg(keys.queue_shard().meta())
+            .arg(keys.queue_shard().lease())
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
@@ -353,11 +354,11 @@ async fn time_redis_floor(
     let token_ttl_ms = issuer.lifetime().num_milliseconds();
     let now = chrono::Utc::now();
     let mut invocation = admit_script.prepare_invoke();
-    invocation.key(keys.queue()).key(keys.admitter_lease()).key(keys.queue_meta());
+    invocation.key(keys.queue_shard().queue()).key(keys.queue_shard().lease()).key(keys.queue_shard().meta());
     invocation.arg(owner).arg(token_ttl_ms);
     for fan in &fans {
         let issued = issuer.issue(fan, queue.event, now);
-        invocation.key(keys.admission(fan));
+        invocation.key(keys.queue_shard().admission(fan));
         // The value RedisStore::admit stores: the expiry in Unix seconds, a space, the token.
         invocation.arg(fan.as_str()).arg(format!("{} {}", issued.expires_at.timestamp(), issued.token));
     }
@@ -365,7 +366,7 @@ async fn time_redis_floor(
 
     let start = Instant::now();
     let peeked: Vec<String> = redis::cmd("ZRANGE")
-        .arg(keys.queue())
+        .arg(keys.queue_shard().queue())
         .arg(0)
         .arg(FANS_PER_TICK - 1)
         .query_async(&mut conn)

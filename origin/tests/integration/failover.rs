@@ -143,7 +143,7 @@ async fn holds_go_on_after_a_primary_fails() {
     assert_eq!(app.hold(&fan, &app.token(&fan.fan_id, event), event, &[1, 2]).await.status(), 201);
 
     // Kill the primary of this event's slot and wait for its replica to take over.
-    let key = app.redis.keys(event).queue();
+    let key = app.redis.keys(event).queue_shard().queue();
     let primary = cluster.primary_of(&key).expect("a primary before the failure");
     cluster.kill(primary);
     let survivor = cluster.ports.iter().copied().find(|port| *port != primary).unwrap();

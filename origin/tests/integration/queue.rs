@@ -43,7 +43,7 @@ async fn fill_queue(store: &RedisStore, event: EventId, count: usize) -> Vec<Fan
     let mut conn = store.connection();
     for (chunk_index, chunk) in fans.chunks(1000).enumerate() {
         let mut cmd = redis::cmd("ZADD");
-        cmd.arg(keys.queue());
+        cmd.arg(keys.queue_shard().queue());
         for (i, fan) in chunk.iter().enumerate() {
             cmd.arg((chunk_index * 1000 + i) as i64).arg(fan.as_str());
         }
@@ -85,7 +85,8 @@ async fn concurrent_joins_keep_one_place() {
     assert_eq!(positions, HashSet::from([2]));
 
     let mut conn = app.redis.connection();
-    let entries: u64 = redis::cmd("ZCARD").arg(app.redis.keys(event).queue()).query_async(&mut conn).await.unwrap();
+    let entries: u64 =
+        redis::cmd("ZCARD").arg(app.redis.keys(event).queue_shard().queue()).query_async(&mut conn).await.unwrap();
     assert_eq!(entries, 2);
     let meta = app.state.store.queue_meta(event, QueueState::Open).await.unwrap();
     assert_eq!(meta.joined, 2);
@@ -136,7 +137,7 @@ async fn two_admitters_never_pop_one_queue() {
     // Sample the lease holder while both run: exactly one of the two holds it at any time.
     let started = Instant::now();
     let mut conn = app.redis.connection();
-    let lease_key = app.redis.keys(event).admitter_lease();
+    let lease_key = app.redis.keys(event).queue_shard().lease();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let start_meta = app.state.store.queue_meta(event, QueueState::Open).await.unwrap();
     let measure_start = Instant::now();
@@ -163,7 +164,7 @@ async fn two_admitters_never_pop_one_queue() {
     for chunk in fans.chunks(500) {
         let mut cmd = redis::cmd("MGET");
         for fan in chunk {
-            cmd.arg(keys.admission(fan));
+            cmd.arg(keys.queue_shard().admission(fan));
         }
         let tokens: Vec<Option<String>> = cmd.query_async(&mut conn).await.unwrap();
         with_token += tokens.iter().filter(|t| t.is_some()).count() as u64;

@@ -45,7 +45,7 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-use onsale_shared::{EventId, FanId, HoldId, SeatIndex};
+use onsale_shared::{EventId, HoldId, SeatIndex};
 
 use crate::config::RedisConfig;
 
@@ -196,23 +196,9 @@ impl EventKeys {
     pub fn bitmap_versions(&self) -> String {
         format!("{}:bv", self.tag)
     }
-    pub fn queue(&self) -> String {
-        format!("{}:q", self.tag)
-    }
-    pub fn prequeue(&self) -> String {
-        format!("{}:pq", self.tag)
-    }
-    pub fn prequeue_closing(&self) -> String {
-        format!("{}:pq:closing", self.tag)
-    }
-    pub fn admission(&self, fan: &FanId) -> String {
-        format!("{}:adm:{fan}", self.tag)
-    }
-    pub fn queue_meta(&self) -> String {
-        format!("{}:qmeta", self.tag)
-    }
-    pub fn admitter_lease(&self) -> String {
-        format!("{}:lease", self.tag)
+    /// Keys of the queue's shard 0, which uses the event's own tag.
+    pub fn queue_shard(&self) -> QueueShard {
+        QueueShard::with_tag(self.tag.clone())
     }
     pub fn stats(&self) -> String {
         format!("{}:stats", self.tag)

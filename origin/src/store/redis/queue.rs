@@ -75,7 +75,7 @@ impl RedisStore {
         if let Some(layout) = self.layouts.lock().unwrap_or_else(|e| e.into_inner()).get(&event) {
             return Ok(Arc::clone(layout));
         }
-        let meta = self.keys(event).queue_meta();
+        let meta = self.keys(event).queue_shard().meta();
         let mut conn = self.conn.clone();
         let (_, count): (i64, Option<u16>) = redis::pipe()
             .cmd("HSETNX")
@@ -316,7 +316,7 @@ impl QueueStore for RedisStore {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
         Ok(redis::cmd("HSET")
-            .arg(keys.queue_meta())
+            .arg(keys.queue_shard().meta())
             .arg("measured_rate")
             .arg(format!("{rate:.1}"))
             .query_async(&mut conn)
@@ -341,7 +341,7 @@ impl QueueStore for RedisStore {
     async fn set_queue_rate(&self, event: EventId, rate: u32) -> StoreResult<()> {
         let keys = self.keys(event);
         let mut conn = self.conn.clone();
-        Ok(redis::cmd("HSET").arg(keys.queue_meta()).arg("rate").arg(rate).query_async(&mut conn).await?)
+        Ok(redis::cmd("HSET").arg(keys.queue_shard().meta()).arg("rate").arg(rate).query_async(&mut conn).await?)
     }
 
     /// Opens the queue and places fans who joined before the open in random order ahead of

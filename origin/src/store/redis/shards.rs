@@ -48,6 +48,10 @@ pub struct QueueShard {
 }
 
 impl QueueShard {
+    pub(crate) fn with_tag(tag: String) -> Self {
+        Self { tag }
+    }
+
     pub fn queue(&self) -> String {
         format!("{}:q", self.tag)
     }
@@ -82,10 +86,10 @@ impl QueueLayout {
     /// Lays out `count` shards (clamped to 1..=[`MAX_QUEUE_SHARDS`]) for one event.
     pub fn new(namespace: &str, event: EventId, count: u16) -> Self {
         let count = count.clamp(1, MAX_QUEUE_SHARDS);
-        let event_tag = format!("{{{namespace}:e{event}}}");
+        let first = super::EventKeys::new(namespace, event).queue_shard();
         let band = SLOTS / count;
-        let first_band = (key_slot(&event_tag) / band).min(count - 1);
-        let mut shards = vec![QueueShard { tag: event_tag }];
+        let first_band = (key_slot(first.tag()) / band).min(count - 1);
+        let mut shards = vec![first];
         for k in 1..count {
             let start = ((first_band + k) % count) * band;
             let (low, high) = (start + band / 4, start + band - band / 4);
