@@ -1036,10 +1036,15 @@ async fn ticket_worker_emails_each_ticket_once(db: TestDb) {
                 tokio::spawn(async move { worker.handle(&message).await })
             })
             .collect();
-        for (worker, run) in workers.iter().zip(runs) {
-            let mut outcome = run.await.unwrap().expect("handling succeeds");
+        // Both runs finish before any retry, so the worker that held the claim has recorded its
+        // send by the time the other one tries again.
+        let mut outcomes = Vec::new();
+        for run in runs {
+            outcomes.push(run.await.unwrap().expect("handling succeeds"));
+        }
+        for (worker, mut outcome) in workers.iter().zip(outcomes) {
             if outcome == Handled::ClaimedElsewhere {
-                // The other worker held the claim. Once it has recorded the send, this worker finds
+                // The other worker held the claim and has recorded the send, so this worker finds
                 // the ticket emailed.
                 outcome = worker.handle(message).await.expect("handling succeeds");
             }
