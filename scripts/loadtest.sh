@@ -184,5 +184,8 @@ if [[ "$hold_rates" != none ]]; then
 fi
 
 log "running $ONSALE_DEMO_FANS fans at $ONSALE_DEMO_ADMISSION_RATE admissions a second"
-"$onsale" loadtest --platform-pid "$up_pid" --plots "$state/plots" --output "$state/report.json" \
+# ONSALE_LOADTEST_HOLD_RATES is also the environment variable of --hold-rates, which would turn
+# the sale into another hold test, so the sale runs without it.
+env -u ONSALE_LOADTEST_HOLD_RATES \
+    "$onsale" loadtest --platform-pid "$up_pid" --plots "$state/plots" --output "$state/report.json" \
     "${ceilings_args[@]}" "$@"
