@@ -21,6 +21,10 @@
 //! Without `ONSALE_BENCH_REDIS_URL` the bench prints that it was skipped and exits. Every key it
 //! writes is under a namespace of its own (`onsale-bench-<random>`) and is deleted at the end,
 //! also after a failed step. A Redis of your own gives steadier figures than a shared one.
+//!
+//! NOTE: the bench's queue has one shard. With `ONSALE_REDIS_QUEUE_SHARDS` above 1, the admitter
+//! peeks every shard and sends one ADMIT script per shard, in parallel; this bench does not
+//! measure that tick yet.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
