@@ -23,7 +23,7 @@
 //! also after a failed step. A Redis of your own gives steadier figures than a shared one.
 //!
 //! NOTE: the bench's queue has one shard. With `ONSALE_REDIS_QUEUE_SHARDS` above 1, the admitter
-//! peeks every shard and sends one ADMIT script per shard, in parallel; this bench does not
+//! peeks every shard and sends one ADMIT script per shard, in parallel. This bench does not
 //! measure that tick yet.
 
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The open-loop hold test: holds sent on a fixed schedule at a set rate, whatever the
-//! platform's latency, so a platform that falls behind shows it as latency and not as a lower
-//! send rate (a closed loop, where each sender waits for its last answer, hides that).
+//! platform's latency. A platform that falls behind therefore shows it as latency, not as a lower
+//! send rate. A closed loop, where each sender waits for its last response, would hide that.
 //!
 //! A pool of admitted fans takes turns: each hold is of 4 seats (or the event's limit) that
 //! belong to that fan alone, so no hold meets a taken seat, and the fan releases it right after
@@ -35,18 +35,18 @@ const POOL_ADMISSION_RATE: u32 = 20_000;
 /// Time between two queue status reads of a pool fan waiting for admission.
 const POOL_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
-/// What one rate step of the test measured.
+/// Figures of one rate step of the test.
 #[derive(Debug, Clone, Serialize)]
 pub struct HoldRateStep {
     /// Holds per second the schedule asked for.
     pub target_per_second: u32,
-    /// Holds that got an answer per second, over the step from its start to the last answer.
+    /// Successful holds per second, over the step from its start to the last response.
     pub achieved_per_second: f64,
     pub sent: u64,
     pub held: u64,
-    /// Holds answered with an error, by stable code.
+    /// Holds that returned an error.
     pub failed: u64,
-    /// From planned send time to the hold's answer.
+    /// From planned send time to the hold's response.
     pub hold_latency: LatencySummary,
     /// Of the releases that followed the holds.
     pub release_latency: LatencySummary,
@@ -65,7 +65,7 @@ pub struct HoldTestPlan {
     pub seats_per_hold: usize,
 }
 
-/// A pool fan: its session, its admission token and the seats it holds over and over.
+/// A fan of the pool: its session, its admission token and the seats it holds on every turn.
 struct PoolFan {
     session: String,
     token: String,
@@ -95,13 +95,13 @@ pub async fn run(
     anyhow::ensure!(plan.pool > 0, "the hold test needs a pool of at least one fan");
     let bitmap = client.availability(event).await.context("reading the bitmap failed")?;
     let mut rng = StdRng::from_entropy();
-    let mut taken: HashSet<SeatIndex> = HashSet::new();
+    let mut assigned: HashSet<SeatIndex> = HashSet::new();
     let mut seat_groups = Vec::with_capacity(plan.pool);
     for fan in 0..plan.pool {
-        let seats = picker.pick(&bitmap, plan.seats_per_hold, &taken, &mut rng).with_context(|| {
+        let seats = picker.pick(&bitmap, plan.seats_per_hold, &assigned, &mut rng).with_context(|| {
             format!("only {fan} groups of {} free adjacent seats for a pool of {}", plan.seats_per_hold, plan.pool)
         })?;
-        taken.extend(seats.iter().copied());
+        assigned.extend(seats.iter().copied());
         seat_groups.push(seats);
     }
 
@@ -138,7 +138,7 @@ async fn admit_pool(
                 match status {
                     QueueStatus::Admitted { token, .. } => return Ok(PoolFan { session, token, seats }),
                     QueueStatus::SoldOut | QueueStatus::NotQueued => {
-                        anyhow::bail!("a pool fan was not admitted: the queue answered {status:?}")
+                        anyhow::bail!("a pool fan was not admitted: the queue returned {status:?}")
                     }
                     _ if Instant::now() > deadline => anyhow::bail!("a pool fan waited over 120 s for admission"),
                     _ => {}
@@ -164,7 +164,7 @@ async fn admit_pool(
     Ok(pool)
 }
 
-/// Sends holds at `rate` for the plan's step length, then waits for the last answers.
+/// Sends holds at `rate` for the plan's step length, then waits for the last responses.
 async fn run_step(
     client: &ApiClient,
     event: EventId,
@@ -187,9 +187,9 @@ async fn run_step(
             let fan = idle_rx.lock().await.recv().await;
             let Some(fan) = fan else { return };
             let sent = Instant::now();
-            let held = client.hold(event, &fan.session, &fan.token, fan.seats.clone()).await;
+            let hold_result = client.hold(event, &fan.session, &fan.token, fan.seats.clone()).await;
             let answered = Instant::now();
-            let released = match &held {
+            let released = match &hold_result {
                 Ok(hold) => {
                     let release_started = Instant::now();
                     let result = client.release(event, &fan.session, &fan.token, hold.hold_id).await;
@@ -200,7 +200,7 @@ async fn run_step(
             let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
             tally.lag.record(sent.duration_since(planned));
             tally.last_answer = Some(tally.last_answer.map_or(answered, |last| last.max(answered)));
-            match held {
+            match hold_result {
                 Ok(_) => {
                     tally.held += 1;
                     tally.hold.record(answered.duration_since(planned));

@@ -230,7 +230,7 @@ impl Admitter {
     }
 }
 
-/// Fewest tokens that one signing thread gets: below it, handing work to another thread costs
+/// Minimum number of tokens per signing thread. Below it, handing work to another thread costs
 /// more than it saves.
 const MIN_SIGNING_CHUNK: usize = 256;
 

@@ -21,8 +21,9 @@
 //! | `{e42}:lease` | string | id of the admitter instance that may pop this queue |
 //! | `{e42}:stats` | hash | hold and sale counters |
 //!
-//! A queue of several shards (`ONSALE_REDIS_QUEUE_SHARDS`) keeps the queue keys above (`q`, `pq`,
-//! `adm`, `qmeta`, `lease`) once per shard, each shard under its own hash tag; see [`shards`].
+//! A queue of several shards (`ONSALE_REDIS_QUEUE_SHARDS`) has the queue keys above (`q`, `pq`,
+//! `adm`, `qmeta`, `lease`) once per shard, each shard under its own hash tag. The `shards`
+//! module describes the layout.
 //!
 //! Two keys are global: `<namespace>:events` (the set of events with an open sale, which the
 //! admitter and the expiry worker walk) and `<namespace>:dirty-bitmaps` (events whose bitmap

@@ -93,7 +93,7 @@ impl RedisStore {
     }
 
     /// Counts the fans in the shards other than `own` who joined before a fan of shard `own`
-    /// whose join time is `score` (as Redis printed it). Ties go to the lower shard index, as in
+    /// whose join time is `score` (as Redis returned it). Ties go to the lower shard index, as in
     /// [`QueueStore::peek_queue`].
     async fn ahead_in_other_shards(&self, layout: &QueueLayout, own: usize, score: &str) -> StoreResult<u64> {
         let counts = layout.shards().iter().enumerate().filter(|(index, _)| *index != own).map(|(index, shard)| {
@@ -244,8 +244,8 @@ impl QueueStore for RedisStore {
         let layout = self.layout(event).await?;
         let mut conn = self.conn.clone();
         let ttl_ms = super::holds::ttl_millis(ttl);
-        let held: i64 = LEASE.key(layout.first().lease()).arg(owner).arg(ttl_ms).invoke_async(&mut conn).await?;
-        if held != 1 {
+        let granted: i64 = LEASE.key(layout.first().lease()).arg(owner).arg(ttl_ms).invoke_async(&mut conn).await?;
+        if granted != 1 {
             return Ok(false);
         }
         // NOTE: the copies are written after shard 0's lease, so when a lease passes to another
